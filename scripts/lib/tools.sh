@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Tool installation for the test and bench scripts. Source it; it installs nothing by itself.
+#
+# Everything a script needs is installed here, pinned, so a fresh machine gets the same tools:
+#   - Go tools with `go install MODULE@VERSION` into $STOWAGE_TOOLS/bin (a cache outside the
+#     checkout, reused across runs and clones; a stamp file per tool records the version);
+#   - Debian packages with apt-get, only when the command is missing.
+# It never downloads a prebuilt binary from anywhere but the package registries.
+
+STOWAGE_TOOLS="${STOWAGE_TOOLS:-$HOME/.cache/stowage/tools}"
+TOOLS_BIN="$STOWAGE_TOOLS/bin"
+mkdir -p "$TOOLS_BIN" "$STOWAGE_TOOLS/stamps"
+case ":$PATH:" in *":$TOOLS_BIN:"*) ;; *) export PATH="$TOOLS_BIN:$PATH" ;; esac
+
+# Pinned versions, one place.
+CONFORMANCE_MOD="github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111"
+ORAS_MOD="oras.land/oras/cmd/oras@v1.3.6"
+CRANE_MOD="github.com/google/go-containerregistry/cmd/crane@v0.22.1"
+REGCTL_MOD="github.com/regclient/regclient/cmd/regctl@v0.11.7"
+HELM_MOD="helm.sh/helm/v4/cmd/helm@v4.3.2"
+
+log_step() { printf '\n==> %s\n' "$*" >&2; }
+
+# ensure_go_tool BIN MODULE@VERSION: installs BIN into $TOOLS_BIN unless that version is there.
+ensure_go_tool() {
+  local bin="$1" mod="$2" stamp="$STOWAGE_TOOLS/stamps/$1"
+  if [ -x "$TOOLS_BIN/$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$mod" ]; then
+    return 0
+  fi
+  log_step "installing $bin ($mod)"
+  GOBIN="$TOOLS_BIN" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install "$mod" >&2 || return 1
+  echo "$mod" > "$stamp"
+}
+
+# ensure_apt CMD PACKAGE: installs the Debian package when CMD is missing.
+_apt_updated=""
+ensure_apt() {
+  local cmd="$1" pkg="$2"
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  log_step "installing Debian package $pkg"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if [ -z "$_apt_updated" ]; then
+    $sudo apt-get update -qq >&2
+    _apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$pkg" >&2
+}
+
+ensure_conformance() { ensure_go_tool conformance "$CONFORMANCE_MOD"; }
+ensure_oras()        { ensure_go_tool oras "$ORAS_MOD"; }
+ensure_crane()       { ensure_go_tool crane "$CRANE_MOD"; }
+ensure_regctl()      { ensure_go_tool regctl "$REGCTL_MOD"; }
+ensure_helm()        { ensure_go_tool helm "$HELM_MOD"; }
+ensure_skopeo()      { ensure_apt skopeo skopeo; }
+ensure_wrk()         { ensure_apt wrk wrk; }
+ensure_docker_registry() { ensure_apt docker-registry docker-registry; }
+ensure_curl()        { ensure_apt curl curl; }
+ensure_jq()          { ensure_apt jq jq; }

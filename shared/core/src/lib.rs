@@ -1,0 +1,21 @@
+//! Stowage's pure domain.
+//!
+//! What lives here: the names a registry deals in ([`names`]: repository names, tags,
+//! references, the `/v2/` path grammar), content digests and streaming hashers ([`digest`]),
+//! manifest parsing and validation ([`manifest`]), the domain error type ([`error`]) and the
+//! ports every storage adapter implements ([`ports`]).
+//!
+//! What must never live here: HTTP types or status codes, AWS SDKs, the filesystem, SQL.
+//! Adapters (`stowage-local`, later `stowage-aws`) implement the ports; `stowage-http` maps
+//! [`error::Error`] to protocol answers in one table.
+
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod names;
+pub mod ports;
+pub mod registry;
+
+pub use digest::{Algorithm, Digest, Hasher};
+pub use error::{Error, Result};
+pub use names::{Reference, RepoName, Tag, UploadId};

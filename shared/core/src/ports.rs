@@ -1,0 +1,171 @@
+//! Ports: the storage capabilities the registry needs, one small trait per aggregate.
+//!
+//! Every adapter (local files + SQLite now, S3 + DynamoDB later) implements these, and passes the
+//! conformance suite for each in `stowage-testkit`. Contracts are written on each method; an
+//! adapter that cannot keep one must not pretend to.
+
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::names::{Reference, RepoName, Tag, UploadId};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::pin::Pin;
+
+/// A stream of body bytes, as read from a request or a store.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// Content-addressed blob bytes and in-progress uploads.
+///
+/// Blobs are immutable and keyed by digest; which repositories may see a blob is the
+/// [`Catalog`]'s business, not the store's.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// The size of the blob, or `None` if it is not stored.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
+
+    /// The blob's bytes, or the bytes in `range` (end exclusive, already clamped by the caller to
+    /// the blob's size). `None` if the blob is not stored.
+    async fn get(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<Option<ByteStream>>;
+
+    /// A URL a client may fetch the blob from directly, where the store can mint one; `None`
+    /// means the router streams the bytes itself.
+    async fn presign_get(&self, _digest: &Digest) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// Removes the blob's bytes. Idempotent: `false` if it was not there.
+    async fn delete(&self, digest: &Digest) -> Result<bool>;
+
+    /// Starts an empty upload. The id is fresh (the caller makes it).
+    async fn begin_upload(&self, id: &UploadId) -> Result<()>;
+
+    /// Appends `body` to the upload, whose acknowledged size is `offset` (bytes past `offset`
+    /// left by an interrupted earlier append are discarded first). Returns the new size. On
+    /// error the upload's acknowledged content is unchanged up to `offset`.
+    async fn append(&self, id: &UploadId, offset: u64, body: ByteStream) -> Result<u64>;
+
+    /// Verifies the first `size` bytes of the upload against `expected` and, when they match,
+    /// makes them visible as blob `expected` (atomically: a reader sees all or nothing) and
+    /// removes the upload. On a mismatch returns [`crate::Error::DigestInvalid`], stores
+    /// nothing and removes the upload. Returns the blob size.
+    async fn complete(&self, id: &UploadId, size: u64, expected: &Digest) -> Result<u64>;
+
+    /// Discards the upload. Idempotent.
+    async fn abort(&self, id: &UploadId) -> Result<()>;
+}
+
+/// State of an upload session, kept by [`Uploads`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadSession {
+    pub id: UploadId,
+    pub repo: RepoName,
+    /// Bytes acknowledged so far.
+    pub size: u64,
+    /// Unix seconds when it started.
+    pub started_at: i64,
+}
+
+/// Upload session bookkeeping.
+#[async_trait]
+pub trait Uploads: Send + Sync + 'static {
+    /// Records a new session.
+    async fn create_upload(&self, session: &UploadSession) -> Result<()>;
+    /// The session, or `None` if unknown, finished or cancelled.
+    async fn get_upload(&self, id: &UploadId) -> Result<Option<UploadSession>>;
+    /// Records that `size` bytes are acknowledged. Durable when it returns.
+    async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<()>;
+    /// Forgets the session. Idempotent.
+    async fn delete_upload(&self, id: &UploadId) -> Result<()>;
+}
+
+/// A stored manifest: the exact bytes pushed and what the registry extracted from them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManifestRecord {
+    pub digest: Digest,
+    pub media_type: String,
+    pub body: Bytes,
+    pub subject: Option<Digest>,
+    pub artifact_type: Option<String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// One entry of a referrers listing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Repositories, manifests, tags, referrers and per-repository blob links.
+///
+/// A repository exists once anything (a blob link or a manifest) was put into it.
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Whether the repository exists.
+    async fn repo_exists(&self, repo: &RepoName) -> Result<bool>;
+
+    /// Makes blob `digest` (of `size` bytes) visible in `repo`. Idempotent. Durable on return.
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
+
+    /// The blob's size if it is linked in `repo`.
+    async fn blob_link(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>>;
+
+    /// The blob's size if it is linked in any repository whose name starts with `prefix`
+    /// (used to mount a blob without a source repository, within what the caller may see).
+    async fn find_blob(&self, prefix: &str, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Removes the blob's link from `repo`; `false` if it was not linked.
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Whether any repository still links the blob.
+    async fn blob_linked_anywhere(&self, digest: &Digest) -> Result<bool>;
+
+    /// Of `blobs` and `manifests`, those not present in `repo`, in the order given.
+    async fn missing(
+        &self,
+        repo: &RepoName,
+        blobs: &[Digest],
+        manifests: &[Digest],
+    ) -> Result<Vec<Digest>>;
+
+    /// Stores the manifest and points each tag at it, in one atomic, durable step.
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        manifest: &ManifestRecord,
+        tags: &[Tag],
+    ) -> Result<()>;
+
+    /// The manifest a tag points at, or the manifest with that digest.
+    async fn get_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Result<Option<ManifestRecord>>;
+
+    /// Deletes the manifest and every tag pointing at it; `false` if it was not there.
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Deletes one tag (the manifest stays); `false` if it was not there.
+    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool>;
+
+    /// Up to `limit` tags in lexical order, after `last` when given.
+    async fn list_tags(
+        &self,
+        repo: &RepoName,
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+
+    /// Manifests in `repo` whose subject is `subject`.
+    async fn referrers(&self, repo: &RepoName, subject: &Digest) -> Result<Vec<Referrer>>;
+
+    /// Up to `limit` repository names in lexical order, after `last` when given.
+    async fn list_repositories(&self, last: Option<&str>, limit: usize) -> Result<Vec<RepoName>>;
+}

@@ -1,0 +1,663 @@
+//! The OCI Distribution API (v1.1) under `/v2/`.
+//!
+//! One catch-all route; [`stowage_core::names::parse_v2_path`] says what a path addresses, and
+//! each handler here only translates HTTP (headers, query, body stream) into one
+//! [`Registry`] call and its answer back. Status codes and error codes come from the spec;
+//! errors are rendered by [`crate::error`].
+
+use crate::error::OciError;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use futures_util::TryStreamExt;
+use std::sync::Arc;
+use stowage_core::manifest::{MAX_MANIFEST_BYTES, OCI_INDEX};
+use stowage_core::names::{V2Path, parse_v2_path};
+use stowage_core::ports::ByteStream;
+use stowage_core::registry::{ChunkRange, Registry};
+use stowage_core::{Digest, Error, Reference, RepoName, Tag, UploadId};
+
+type Shared = Arc<Registry>;
+type HandlerResult = Result<Response, OciError>;
+
+const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
+const CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
+const UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
+
+/// Largest page of tags or repositories served at once.
+const MAX_PAGE: usize = 10_000;
+
+pub fn router(registry: Shared) -> Router {
+    Router::new()
+        .route("/v2", any(dispatch))
+        .route("/v2/", any(dispatch))
+        .route("/v2/{*rest}", any(dispatch))
+        .with_state(registry)
+}
+
+async fn dispatch(State(reg): State<Shared>, req: Request) -> Response {
+    let mut resp = match route(&reg, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    resp.headers_mut()
+        .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+    resp
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn not_found() -> OciError {
+    OciError::new(
+        StatusCode::NOT_FOUND,
+        "NAME_UNKNOWN",
+        "no route: the distribution API lives under /v2/<org>/<registry>/<repository>/…",
+    )
+}
+
+fn method_not_allowed(method: &Method) -> OciError {
+    OciError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "UNSUPPORTED",
+        format!("method {method} is not supported on this endpoint"),
+    )
+}
+
+/// Query parameters in order (a key may repeat, e.g. `tag`).
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(q: Option<&str>) -> Query {
+        Query(
+            form_urlencoded::parse(q.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn route(reg: &Registry, req: Request) -> HandlerResult {
+    let path = req.uri().path().to_string();
+    let rest = path
+        .strip_prefix("/v2/")
+        .or_else(|| (path == "/v2").then_some(""))
+        .ok_or_else(not_found)?;
+    let query = Query::parse(req.uri().query());
+    let method = req.method().clone();
+    let parsed = parse_v2_path(rest).ok_or_else(not_found)?;
+    let name = |s: &str| RepoName::parse(s).map_err(|e| OciError::from(Error::from(e)));
+    match parsed {
+        V2Path::Base => match method {
+            Method::GET | Method::HEAD => Ok(json_response(StatusCode::OK, "{}".into())),
+            m => Err(method_not_allowed(&m)),
+        },
+        V2Path::Catalog => match method {
+            Method::GET => catalog(reg, &query).await,
+            m => Err(method_not_allowed(&m)),
+        },
+        V2Path::Manifest { name: n, reference } => {
+            let repo = name(n)?;
+            match method {
+                Method::GET => get_manifest(reg, &repo, reference, true).await,
+                Method::HEAD => get_manifest(reg, &repo, reference, false).await,
+                Method::PUT => put_manifest(reg, &repo, reference, &query, req).await,
+                Method::DELETE => delete_manifest(reg, &repo, reference).await,
+                m => Err(method_not_allowed(&m)),
+            }
+        }
+        V2Path::Blob { name: n, digest } => {
+            let repo = name(n)?;
+            let digest: Digest = digest.parse().map_err(Error::from)?;
+            match method {
+                Method::GET => get_blob(reg, &repo, &digest, req.headers(), true).await,
+                Method::HEAD => get_blob(reg, &repo, &digest, req.headers(), false).await,
+                Method::DELETE => {
+                    reg.delete_blob(&repo, &digest).await?;
+                    Ok(empty(StatusCode::ACCEPTED))
+                }
+                m => Err(method_not_allowed(&m)),
+            }
+        }
+        V2Path::UploadStart { name: n } => {
+            let repo = name(n)?;
+            match method {
+                Method::POST => start_upload(reg, &repo, &query, req).await,
+                m => Err(method_not_allowed(&m)),
+            }
+        }
+        V2Path::Upload { name: n, id } => {
+            let repo = name(n)?;
+            let id = UploadId::parse(id).ok_or(Error::BlobUploadUnknown)?;
+            match method {
+                Method::GET => {
+                    let s = reg.upload(&repo, &id).await?;
+                    Ok(upload_status(StatusCode::NO_CONTENT, &repo, &id, s.size))
+                }
+                Method::PATCH => patch_upload(reg, &repo, &id, req).await,
+                Method::PUT => put_upload(reg, &repo, &id, &query, req).await,
+                Method::DELETE => {
+                    reg.cancel_upload(&repo, &id).await?;
+                    Ok(empty(StatusCode::NO_CONTENT))
+                }
+                m => Err(method_not_allowed(&m)),
+            }
+        }
+        V2Path::TagsList { name: n } => {
+            let repo = name(n)?;
+            match method {
+                Method::GET => tags_list(reg, &repo, &query).await,
+                m => Err(method_not_allowed(&m)),
+            }
+        }
+        V2Path::Referrers { name: n, digest } => {
+            let repo = name(n)?;
+            let digest: Digest = digest.parse().map_err(Error::from)?;
+            match method {
+                Method::GET => referrers(reg, &repo, &digest, &query).await,
+                m => Err(method_not_allowed(&m)),
+            }
+        }
+    }
+}
+
+// ---- helpers -----------------------------------------------------------------------------
+
+fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn body_stream(body: Body) -> ByteStream {
+    Box::pin(body.into_data_stream().map_err(std::io::Error::other))
+}
+
+fn header_u64(h: &HeaderMap, name: HeaderName) -> Result<Option<u64>, Error> {
+    match h.get(&name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| Error::SizeInvalid(format!("malformed {name} header"))),
+    }
+}
+
+/// `Content-Range: <start>-<end>` on an upload chunk (a `bytes ` prefix is tolerated).
+fn chunk_range(h: &HeaderMap) -> Result<Option<ChunkRange>, Error> {
+    let Some(v) = h.get(header::CONTENT_RANGE) else {
+        return Ok(None);
+    };
+    let bad = || {
+        Error::BlobUploadInvalid(
+            "malformed Content-Range: expected <start>-<end> (inclusive byte offsets)".into(),
+        )
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    let s = s.strip_prefix("bytes ").unwrap_or(s);
+    let s = s.split('/').next().unwrap_or(s);
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let start = a.trim().parse().map_err(|_| bad())?;
+    let end = b.trim().parse().map_err(|_| bad())?;
+    Ok(Some(ChunkRange { start, end }))
+}
+
+fn upload_location(repo: &RepoName, id: &UploadId) -> String {
+    format!("/v2/{repo}/blobs/uploads/{id}")
+}
+
+fn upload_status(status: StatusCode, repo: &RepoName, id: &UploadId, size: u64) -> Response {
+    let mut r = empty(status);
+    let h = r.headers_mut();
+    h.insert(header::LOCATION, hv(&upload_location(repo, id)));
+    h.insert(header::RANGE, hv(&format!("0-{}", size.saturating_sub(1))));
+    h.insert(UPLOAD_UUID, hv(id.as_str()));
+    r
+}
+
+fn blob_created(repo: &RepoName, digest: &Digest) -> Response {
+    let mut r = empty(StatusCode::CREATED);
+    let h = r.headers_mut();
+    h.insert(header::LOCATION, hv(&format!("/v2/{repo}/blobs/{digest}")));
+    h.insert(CONTENT_DIGEST, hv(&digest.to_string()));
+    r
+}
+
+fn new_upload_id() -> UploadId {
+    UploadId::from_random(*uuid::Uuid::new_v4().as_bytes())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// `n` and `last` of a paginated listing; `n` capped at [`MAX_PAGE`].
+fn page(query: &Query) -> Result<(usize, Option<String>, bool), Error> {
+    let n = match query.get("n") {
+        None => None,
+        Some(s) => Some(s.parse::<usize>().map_err(|_| {
+            Error::BadRequest(format!("invalid n={s:?}: expected a non-negative integer"))
+        })?),
+    };
+    let last = query
+        .get("last")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    Ok((n.unwrap_or(MAX_PAGE).min(MAX_PAGE), last, n.is_some()))
+}
+
+fn link_next(path: &str, n: usize, last: &str) -> HeaderValue {
+    let last: String = form_urlencoded::byte_serialize(last.as_bytes()).collect();
+    hv(&format!("<{path}?n={n}&last={last}>; rel=\"next\""))
+}
+
+// ---- handlers ----------------------------------------------------------------------------
+
+async fn catalog(reg: &Registry, query: &Query) -> HandlerResult {
+    let (n, last, _) = page(query)?;
+    let mut repos = reg
+        .catalog
+        .list_repositories(last.as_deref(), n + 1)
+        .await?;
+    let more = repos.len() > n;
+    repos.truncate(n);
+    let names: Vec<&str> = repos.iter().map(|r| r.as_str()).collect();
+    let mut r = json_response(
+        StatusCode::OK,
+        serde_json::json!({ "repositories": names }).to_string(),
+    );
+    if more && let Some(last) = names.last() {
+        r.headers_mut()
+            .insert(header::LINK, link_next("/v2/_catalog", n, last));
+    }
+    Ok(r)
+}
+
+fn parse_reference(reference: &str) -> Result<Reference, Error> {
+    reference.parse::<Reference>().map_err(|e| match e {
+        stowage_core::names::ReferenceError::Digest(d) => Error::from(d),
+        stowage_core::names::ReferenceError::Tag(t) => Error::TagInvalid(t.to_string()),
+    })
+}
+
+async fn get_manifest(
+    reg: &Registry,
+    repo: &RepoName,
+    reference: &str,
+    with_body: bool,
+) -> HandlerResult {
+    let reference = match parse_reference(reference) {
+        Ok(r) => r,
+        // A malformed reference names nothing that could exist.
+        Err(_) => return Err(Error::ManifestUnknown.into()),
+    };
+    let m = reg.get_manifest(repo, &reference).await?;
+    let len = m.body.len();
+    let mut r = if with_body {
+        Response::new(Body::from(m.body))
+    } else {
+        Response::new(Body::empty())
+    };
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, hv(&m.media_type));
+    h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
+    h.insert(CONTENT_DIGEST, hv(&m.digest.to_string()));
+    h.insert(header::ETAG, hv(&format!("\"{}\"", m.digest)));
+    Ok(r)
+}
+
+async fn put_manifest(
+    reg: &Registry,
+    repo: &RepoName,
+    reference: &str,
+    query: &Query,
+    req: Request,
+) -> HandlerResult {
+    let reference = parse_reference(reference)?;
+    let extra_tags = query
+        .all("tag")
+        .map(|t| Tag::parse(t).map_err(|e| Error::TagInvalid(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(len) = header_u64(req.headers(), header::CONTENT_LENGTH)?
+        && len > MAX_MANIFEST_BYTES as u64
+    {
+        return Err(Error::ManifestTooLarge {
+            size: len,
+            limit: MAX_MANIFEST_BYTES as u64,
+        }
+        .into());
+    }
+    let body = axum::body::to_bytes(req.into_body(), MAX_MANIFEST_BYTES + 1)
+        .await
+        .map_err(|_| Error::ManifestTooLarge {
+            size: MAX_MANIFEST_BYTES as u64 + 1,
+            limit: MAX_MANIFEST_BYTES as u64,
+        })?;
+    let pushed = reg
+        .put_manifest(repo, &reference, content_type.as_deref(), body, extra_tags)
+        .await?;
+    let mut r = empty(StatusCode::CREATED);
+    let h = r.headers_mut();
+    h.insert(
+        header::LOCATION,
+        hv(&format!("/v2/{repo}/manifests/{}", pushed.digest)),
+    );
+    h.insert(CONTENT_DIGEST, hv(&pushed.digest.to_string()));
+    if let Some(subject) = &pushed.subject {
+        h.insert("oci-subject", hv(&subject.to_string()));
+    }
+    for tag in &pushed.tags {
+        h.append("oci-tag", hv(tag.as_str()));
+    }
+    Ok(r)
+}
+
+async fn delete_manifest(reg: &Registry, repo: &RepoName, reference: &str) -> HandlerResult {
+    let reference = parse_reference(reference)?;
+    reg.delete_manifest(repo, &reference).await?;
+    Ok(empty(StatusCode::ACCEPTED))
+}
+
+/// Resolves a `Range: bytes=…` header against a blob of `size` bytes. `Ok(None)`: serve it
+/// all (no header, or one we do not interpret, as RFC 9110 allows).
+fn byte_range(h: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u64>>, Error> {
+    let Some(spec) = h
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None); // multiple ranges: serve the whole blob
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let unsatisfiable = Error::BlobRangeInvalid { size };
+    let range = if a.is_empty() {
+        let Ok(suffix) = b.parse::<u64>() else {
+            return Ok(None);
+        };
+        if suffix == 0 || size == 0 {
+            return Err(unsatisfiable);
+        }
+        size.saturating_sub(suffix)..size
+    } else {
+        let Ok(start) = a.parse::<u64>() else {
+            return Ok(None);
+        };
+        let end = if b.is_empty() {
+            size
+        } else {
+            let Ok(last) = b.parse::<u64>() else {
+                return Ok(None);
+            };
+            if last < start {
+                return Err(unsatisfiable);
+            }
+            last.saturating_add(1).min(size)
+        };
+        if start >= size {
+            return Err(unsatisfiable);
+        }
+        start..end
+    };
+    Ok(Some(range))
+}
+
+async fn get_blob(
+    reg: &Registry,
+    repo: &RepoName,
+    digest: &Digest,
+    headers: &HeaderMap,
+    with_body: bool,
+) -> HandlerResult {
+    let size = reg.blob_size(repo, digest).await?;
+    let range = match byte_range(headers, size) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = OciError::from(e).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_RANGE, hv(&format!("bytes */{size}")));
+            return Ok(r);
+        }
+    };
+    if with_body
+        && range.is_none()
+        && let Some(url) = reg.blobs.presign_get(digest).await?
+    {
+        let mut r = empty(StatusCode::TEMPORARY_REDIRECT);
+        r.headers_mut().insert(header::LOCATION, hv(&url));
+        r.headers_mut()
+            .insert(CONTENT_DIGEST, hv(&digest.to_string()));
+        return Ok(r);
+    }
+    let (status, len) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start),
+        None => (StatusCode::OK, size),
+    };
+    let body = if with_body {
+        Body::from_stream(reg.blob_bytes(digest, range.clone()).await?)
+    } else {
+        Body::empty()
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(CONTENT_DIGEST, hv(&digest.to_string()));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, hv(&format!("\"{digest}\"")));
+    if let Some(rg) = range {
+        h.insert(
+            header::CONTENT_RANGE,
+            hv(&format!("bytes {}-{}/{size}", rg.start, rg.end - 1)),
+        );
+    }
+    Ok(r)
+}
+
+async fn start_upload(
+    reg: &Registry,
+    repo: &RepoName,
+    query: &Query,
+    req: Request,
+) -> HandlerResult {
+    if let Some(mount) = query.get("mount") {
+        let digest: Digest = mount.parse().map_err(Error::from)?;
+        // A `from` that is not a valid name cannot hold the blob: fall through to an upload.
+        let from = match query.get("from") {
+            Some(f) => RepoName::parse(f).ok().map(Some),
+            None => Some(None),
+        };
+        if let Some(from) = from
+            && reg.mount(repo, &digest, from.as_ref()).await?.is_some()
+        {
+            return Ok(blob_created(repo, &digest));
+        }
+    }
+    let id = new_upload_id();
+    if let Some(d) = query.get("digest") {
+        // Monolithic upload in a single POST.
+        let digest: Digest = d.parse().map_err(Error::from)?;
+        let length = header_u64(req.headers(), header::CONTENT_LENGTH)?;
+        let body = body_stream(req.into_body());
+        reg.start_upload(repo, id.clone(), now()).await?;
+        let result = reg
+            .finish_upload(repo, &id, &digest, Some((None, length, body)))
+            .await;
+        if result.is_err() {
+            let _ = reg.cancel_upload(repo, &id).await;
+        }
+        result?;
+        return Ok(blob_created(repo, &digest));
+    }
+    reg.start_upload(repo, id.clone(), now()).await?;
+    Ok(upload_status(StatusCode::ACCEPTED, repo, &id, 0))
+}
+
+async fn patch_upload(
+    reg: &Registry,
+    repo: &RepoName,
+    id: &UploadId,
+    req: Request,
+) -> HandlerResult {
+    let range = chunk_range(req.headers())?;
+    let length = header_u64(req.headers(), header::CONTENT_LENGTH)?;
+    let body = body_stream(req.into_body());
+    match reg.upload_chunk(repo, id, range, length, body).await {
+        Ok(s) => Ok(upload_status(StatusCode::ACCEPTED, repo, id, s.size)),
+        Err(e @ Error::RangeNotSatisfiable { size, .. }) => {
+            let mut r = OciError::from(e).into_response();
+            let h = r.headers_mut();
+            h.insert(header::LOCATION, hv(&upload_location(repo, id)));
+            h.insert(header::RANGE, hv(&format!("0-{}", size.saturating_sub(1))));
+            h.insert(UPLOAD_UUID, hv(id.as_str()));
+            Ok(r)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn put_upload(
+    reg: &Registry,
+    repo: &RepoName,
+    id: &UploadId,
+    query: &Query,
+    req: Request,
+) -> HandlerResult {
+    let digest: Digest = query
+        .get("digest")
+        .ok_or_else(|| {
+            Error::DigestInvalid(
+                "the digest query parameter is required to finish an upload".into(),
+            )
+        })?
+        .parse()
+        .map_err(Error::from)?;
+    let range = chunk_range(req.headers())?;
+    let length = header_u64(req.headers(), header::CONTENT_LENGTH)?;
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    let last_chunk = if length.unwrap_or(0) > 0 || chunked || range.is_some() {
+        Some((range, length, body_stream(req.into_body())))
+    } else {
+        None
+    };
+    match reg.finish_upload(repo, id, &digest, last_chunk).await {
+        Ok(_) => Ok(blob_created(repo, &digest)),
+        Err(e @ Error::RangeNotSatisfiable { size, .. }) => {
+            let mut r = OciError::from(e).into_response();
+            r.headers_mut()
+                .insert(header::RANGE, hv(&format!("0-{}", size.saturating_sub(1))));
+            r.headers_mut()
+                .insert(header::LOCATION, hv(&upload_location(repo, id)));
+            Ok(r)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn tags_list(reg: &Registry, repo: &RepoName, query: &Query) -> HandlerResult {
+    let (n, last, _) = page(query)?;
+    let mut tags = reg.tags(repo, last.as_deref(), n + 1).await?;
+    let more = tags.len() > n;
+    tags.truncate(n);
+    let mut r = json_response(
+        StatusCode::OK,
+        serde_json::json!({ "name": repo.as_str(), "tags": tags }).to_string(),
+    );
+    if more && let Some(last) = tags.last() {
+        r.headers_mut().insert(
+            header::LINK,
+            link_next(&format!("/v2/{repo}/tags/list"), n, last),
+        );
+    }
+    Ok(r)
+}
+
+async fn referrers(
+    reg: &Registry,
+    repo: &RepoName,
+    subject: &Digest,
+    query: &Query,
+) -> HandlerResult {
+    let filter = query.get("artifactType").filter(|s| !s.is_empty());
+    let list = reg.referrers(repo, subject, filter).await?;
+    let manifests: Vec<serde_json::Value> = list
+        .into_iter()
+        .map(|r| {
+            let mut d = serde_json::json!({
+                "mediaType": r.media_type,
+                "digest": r.digest.to_string(),
+                "size": r.size,
+            });
+            if let Some(at) = r.artifact_type {
+                d["artifactType"] = at.into();
+            }
+            if !r.annotations.is_empty() {
+                d["annotations"] = serde_json::json!(r.annotations);
+            }
+            d
+        })
+        .collect();
+    let body = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": manifests,
+    });
+    let mut r = (StatusCode::OK, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(OCI_INDEX));
+    if filter.is_some() {
+        r.headers_mut().insert(
+            "oci-filters-applied",
+            HeaderValue::from_static("artifactType"),
+        );
+    }
+    Ok(r)
+}
