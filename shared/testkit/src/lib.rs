@@ -1,1 +1,35 @@
-//! placeholder
+//! Test support shared by every adapter and router test.
+//!
+//! - [`blob_store::suite`] and [`catalog::suite`]: the contracts of the storage ports, written
+//!   once; every adapter (local now, AWS later) must pass them unchanged.
+//! - [`fixtures`]: builders for blobs, image manifests and indexes.
+//!
+//! Nothing here is compiled into a shipped binary.
+
+pub mod blob_store;
+pub mod catalog;
+pub mod fixtures;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use stowage_core::ports::ByteStream;
+
+/// A body stream of the given chunks.
+pub fn stream_of(chunks: &[&[u8]]) -> ByteStream {
+    let items: Vec<std::io::Result<Bytes>> = chunks
+        .iter()
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Box::pin(futures_util::stream::iter(items))
+}
+
+/// Reads a whole stream into memory (tests only: small blobs).
+pub async fn collect(stream: ByteStream) -> Vec<u8> {
+    stream
+        .try_fold(Vec::new(), |mut acc, b| async move {
+            acc.extend_from_slice(&b);
+            Ok(acc)
+        })
+        .await
+        .expect("stream read")
+}

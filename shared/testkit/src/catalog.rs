@@ -1,0 +1,212 @@
+//! The [`Catalog`] and [`Uploads`] contracts, as one suite every metadata adapter runs.
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use stowage_core::ports::{Catalog, ManifestRecord, UploadSession, Uploads};
+use stowage_core::{Digest, Reference, RepoName, Tag, UploadId};
+
+fn repo(s: &str) -> RepoName {
+    RepoName::parse(s).unwrap()
+}
+
+fn tag(s: &str) -> Tag {
+    Tag::parse(s).unwrap()
+}
+
+fn manifest(body: &str, subject: Option<&Digest>, artifact_type: Option<&str>) -> ManifestRecord {
+    let mut annotations = BTreeMap::new();
+    annotations.insert("org.example.note".to_string(), body.to_string());
+    ManifestRecord {
+        digest: Digest::sha256(body.as_bytes()),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        subject: subject.cloned(),
+        artifact_type: artifact_type.map(str::to_string),
+        annotations,
+    }
+}
+
+/// Runs every check against a store that implements both ports and starts empty.
+pub async fn suite<S: Catalog + Uploads>(store: Arc<S>) {
+    blob_links(&*store).await;
+    manifests_and_tags(&*store).await;
+    referrers_and_listing(&*store).await;
+    upload_sessions(&*store).await;
+}
+
+async fn blob_links(c: &dyn Catalog) {
+    let a = repo("acme/prod/app");
+    let b = repo("acme/dev/app");
+    let other = repo("globex/prod/app");
+    let d = Digest::sha256(b"layer");
+    assert!(!c.repo_exists(&a).await.unwrap());
+    assert_eq!(c.blob_link(&a, &d).await.unwrap(), None);
+    c.link_blob(&a, &d, 5).await.unwrap();
+    c.link_blob(&a, &d, 5).await.unwrap(); // idempotent
+    assert!(c.repo_exists(&a).await.unwrap());
+    assert_eq!(c.blob_link(&a, &d).await.unwrap(), Some(5));
+    assert_eq!(
+        c.blob_link(&b, &d).await.unwrap(),
+        None,
+        "links are per repository"
+    );
+    assert_eq!(c.find_blob("acme/", &d).await.unwrap(), Some(5));
+    assert_eq!(
+        c.find_blob("globex/", &d).await.unwrap(),
+        None,
+        "find stays in its prefix"
+    );
+    assert_eq!(c.find_blob("acm", &d).await.unwrap(), Some(5));
+    assert!(c.blob_linked_anywhere(&d).await.unwrap());
+    let missing = Digest::sha256(b"missing");
+    assert_eq!(
+        c.missing(&a, &[d.clone(), missing.clone()], &[])
+            .await
+            .unwrap(),
+        vec![missing]
+    );
+    assert!(c.unlink_blob(&a, &d).await.unwrap());
+    assert!(!c.unlink_blob(&a, &d).await.unwrap());
+    assert!(!c.blob_linked_anywhere(&d).await.unwrap());
+    assert!(!c.unlink_blob(&other, &d).await.unwrap());
+}
+
+async fn manifests_and_tags(c: &dyn Catalog) {
+    let r = repo("acme/prod/web");
+    let m1 = manifest(r#"{"v":1}"#, None, None);
+    let m2 = manifest(r#"{"v":2}"#, None, None);
+    c.put_manifest(&r, &m1, &[tag("v1"), tag("latest")])
+        .await
+        .unwrap();
+    let got = c
+        .get_manifest(&r, &Reference::Tag(tag("latest")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got, m1,
+        "bytes, media type and annotations come back exactly"
+    );
+    let by_digest = c
+        .get_manifest(&r, &Reference::Digest(m1.digest.clone()))
+        .await
+        .unwrap();
+    assert_eq!(by_digest.unwrap().body, m1.body);
+    assert_eq!(
+        c.missing(&r, &[], &[m1.digest.clone(), m2.digest.clone()])
+            .await
+            .unwrap(),
+        vec![m2.digest.clone()]
+    );
+
+    // Moving a tag; pushing the same manifest twice.
+    c.put_manifest(&r, &m2, &[tag("latest")]).await.unwrap();
+    c.put_manifest(&r, &m2, &[]).await.unwrap();
+    let latest = c
+        .get_manifest(&r, &Reference::Tag(tag("latest")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.digest, m2.digest);
+    assert_eq!(
+        c.list_tags(&r, None, 100).await.unwrap(),
+        vec!["latest", "v1"]
+    );
+    assert_eq!(c.list_tags(&r, None, 1).await.unwrap(), vec!["latest"]);
+    assert_eq!(
+        c.list_tags(&r, Some("latest"), 10).await.unwrap(),
+        vec!["v1"]
+    );
+
+    // Deleting a tag keeps the manifest; deleting a manifest takes its tags.
+    assert!(c.delete_tag(&r, &tag("v1")).await.unwrap());
+    assert!(!c.delete_tag(&r, &tag("v1")).await.unwrap());
+    assert!(
+        c.get_manifest(&r, &Reference::Digest(m1.digest.clone()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(c.delete_manifest(&r, &m2.digest).await.unwrap());
+    assert!(!c.delete_manifest(&r, &m2.digest).await.unwrap());
+    assert!(
+        c.get_manifest(&r, &Reference::Tag(tag("latest")))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(c.list_tags(&r, None, 100).await.unwrap().is_empty());
+    // Other repositories do not see it.
+    let other = repo("acme/prod/other");
+    assert!(
+        c.get_manifest(&other, &Reference::Digest(m1.digest.clone()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn referrers_and_listing(c: &dyn Catalog) {
+    let r = repo("acme/prod/signed");
+    let subject = Digest::sha256(b"the image");
+    let sig = manifest(
+        r#"{"sig":1}"#,
+        Some(&subject),
+        Some("application/vnd.example.sig"),
+    );
+    let sbom = manifest(
+        r#"{"sbom":1}"#,
+        Some(&subject),
+        Some("application/spdx+json"),
+    );
+    let unrelated = manifest(r#"{"x":1}"#, None, None);
+    for m in [&sig, &sbom, &unrelated] {
+        c.put_manifest(&r, m, &[]).await.unwrap();
+    }
+    let mut got = c.referrers(&r, &subject).await.unwrap();
+    got.sort_by(|a, b| a.digest.cmp(&b.digest));
+    let mut want = vec![sig.clone(), sbom.clone()];
+    want.sort_by(|a, b| a.digest.cmp(&b.digest));
+    assert_eq!(got.len(), 2);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.digest, w.digest);
+        assert_eq!(g.size, w.body.len() as u64);
+        assert_eq!(g.artifact_type, w.artifact_type);
+        assert_eq!(g.annotations, w.annotations);
+    }
+    assert!(
+        c.referrers(&repo("acme/prod/web"), &subject)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let all = c.list_repositories(None, 100).await.unwrap();
+    let names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted: {names:?}");
+    assert!(names.contains(&"acme/prod/signed"));
+    let page = c
+        .list_repositories(Some("acme/prod/signed"), 100)
+        .await
+        .unwrap();
+    assert!(page.iter().all(|n| n.as_str() > "acme/prod/signed"));
+}
+
+async fn upload_sessions(u: &dyn Uploads) {
+    let id = UploadId::from_random([9; 16]);
+    assert_eq!(u.get_upload(&id).await.unwrap(), None);
+    let s = UploadSession {
+        id: id.clone(),
+        repo: repo("acme/prod/app"),
+        size: 0,
+        started_at: 1,
+    };
+    u.create_upload(&s).await.unwrap();
+    assert_eq!(u.get_upload(&id).await.unwrap(), Some(s.clone()));
+    u.set_upload_size(&id, 42).await.unwrap();
+    assert_eq!(u.get_upload(&id).await.unwrap().unwrap().size, 42);
+    u.delete_upload(&id).await.unwrap();
+    u.delete_upload(&id).await.unwrap();
+    assert_eq!(u.get_upload(&id).await.unwrap(), None);
+}
