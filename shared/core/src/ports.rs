@@ -36,6 +36,12 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The smallest chunk (except the last) this store wants in a chunked upload, announced to
+    /// clients as `OCI-Chunk-Min-Length`; `None` when any size is fine (no header is sent).
+    fn min_chunk_length(&self) -> Option<u64> {
+        None
+    }
+
     /// Removes the blob's bytes. Idempotent: `false` if it was not there.
     async fn delete(&self, digest: &Digest) -> Result<bool>;
 

@@ -26,7 +26,9 @@ pub async fn log_requests(req: Request, next: Next) -> Response {
         next.run(req).instrument(span).await
     };
     let status = resp.status().as_u16();
-    let bytes_out = content_length(resp.headers()).unwrap_or(0);
+    let bytes_out = content_length(resp.headers())
+        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
+        .unwrap_or(0);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
         tracing::error!(%method, %path, status, bytes_in, bytes_out, ms, request_id = %id, "request");

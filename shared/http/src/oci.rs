@@ -538,7 +538,12 @@ async fn start_upload(
         return Ok(blob_created(repo, &digest));
     }
     reg.start_upload(repo, id.clone(), now()).await?;
-    Ok(upload_status(StatusCode::ACCEPTED, repo, &id, 0))
+    let mut r = upload_status(StatusCode::ACCEPTED, repo, &id, 0);
+    if let Some(min) = reg.blobs.min_chunk_length() {
+        r.headers_mut()
+            .insert("oci-chunk-min-length", hv(&min.to_string()));
+    }
+    Ok(r)
 }
 
 async fn patch_upload(
