@@ -32,6 +32,9 @@ pub struct FsBlobStore {
 
 const READ_CHUNK: usize = 256 * 1024;
 
+/// How often a long append starts writing back what it has written (bytes).
+const WRITEBACK_EVERY: u64 = 64 * 1024 * 1024;
+
 impl FsBlobStore {
     pub fn open(root: &Path) -> Result<FsBlobStore> {
         fs::create_dir_all(root.join("blobs"))?;
@@ -189,16 +192,44 @@ impl BlobStore for FsBlobStore {
             Err(e) => return Err(e),
         };
 
-        // Writer thread: writes what the hashing loop hands it, then fsyncs.
+        // Writer thread: writes what the hashing loop hands it, then fsyncs. Every
+        // WRITEBACK_EVERY bytes it asks a syncer thread to flush what is written so far, so the
+        // disk works while the body is still arriving and the final fsync has little left.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(32);
         let writer = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            let mut syncer: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)> =
+                None;
             let mut file = std::io::BufWriter::with_capacity(1024 * 1024, file);
             let mut written = 0u64;
+            let mut since_sync = 0u64;
             while let Ok(chunk) = rx.recv() {
                 file.write_all(&chunk)?;
                 written += chunk.len() as u64;
+                since_sync += chunk.len() as u64;
+                if since_sync >= WRITEBACK_EVERY {
+                    since_sync = 0;
+                    file.flush()?;
+                    if syncer.is_none() {
+                        let f = file.get_ref().try_clone()?;
+                        let (stx, srx) = std::sync::mpsc::channel::<()>();
+                        let handle = std::thread::spawn(move || {
+                            while srx.recv().is_ok() {
+                                while srx.try_recv().is_ok() {}
+                                let _ = f.sync_data();
+                            }
+                        });
+                        syncer = Some((stx, handle));
+                    }
+                    if let Some((stx, _)) = &syncer {
+                        let _ = stx.send(());
+                    }
+                }
             }
             let file = file.into_inner().map_err(|e| e.into_error())?;
+            if let Some((stx, handle)) = syncer {
+                drop(stx);
+                let _ = handle.join();
+            }
             file.sync_data()?;
             Ok(written)
         });
