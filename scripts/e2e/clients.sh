@@ -156,6 +156,12 @@ sec_crane() {
   check "crane: exported filesystem has the pushed bytes" cmp rootfs/data.bin exported/data.bin
 
   # Deleting the copy's manifest by digest makes it unfetchable there, and only there.
+  # `crane push` of an OCI layout pulled from the registry: the pushed manifest is the same one.
+  run crane pull --insecure --format=oci "$src" pulled-layout
+  run crane push --insecure pulled-layout "$NS/crane-pushed:v1"
+  check "crane: push of a pulled OCI layout keeps the digest" \
+    same "$(out crane digest --insecure "$NS/crane-pushed:v1")" "$digest"
+
   run crane delete --insecure "$NS/crane-copy@$digest"
   check "crane: manifest of deleted copy is gone" fails crane manifest --insecure "$NS/crane-copy@$digest"
   check "crane: source still served after deleting the copy" \
