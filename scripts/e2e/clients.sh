@@ -45,7 +45,12 @@ else
   started=1   # before starting, so the trap stops a server that never came up
   start_stowage "$work/data"
   REG="$STOWAGE_ADDR"
+  # Stowage refuses pushes to registries nobody created, and everything to strangers: sign in
+  # as CI would, with a writer's API token of the organization.
+  provision e2e clients
+  TOKEN="$(new_token e2e writer)"
 fi
+TOKEN="${TOKEN:-${REGISTRY_TOKEN:-}}"
 NS="$REG/e2e/clients"
 
 # Clients keep config, credentials and caches in the work dir, never in the user's home.
@@ -86,6 +91,31 @@ section() {
     notok "$name: section aborted after: $(grep '^+ ' "$LOG" | tail -n 1 | cut -c3-)"
     show_last
   fi
+}
+
+# ---- 0. sign-in: each client logs in with the API token (`__token__` as the user name) ------
+sec_login() {
+  if [ -z "$TOKEN" ]; then
+    echo "# no token: the registry runs without authentication"
+    return 0
+  fi
+  export TOKEN REG
+  check "oras: a wrong token is refused at login" \
+    fails sh -c 'printf %s "stw_0000000000000000_wrong" | oras login --plain-http -u __token__ --password-stdin "$REG"'
+  check "oras: login with the API token" \
+    sh -c 'printf %s "$TOKEN" | oras login --plain-http -u __token__ --password-stdin "$REG"'
+  check "crane: auth login with the API token" \
+    sh -c 'printf %s "$TOKEN" | crane auth login "$REG" -u __token__ --password-stdin'
+  check "skopeo: login with the API token" \
+    sh -c 'printf %s "$TOKEN" | skopeo login --tls-verify=false -u __token__ --password-stdin "$REG"'
+  check "helm: registry login with the API token" \
+    sh -c 'printf %s "$TOKEN" | helm registry login --plain-http -u __token__ --password-stdin "$REG"'
+  run regctl registry set --tls disabled "$REG"
+  check "regctl: registry login with the API token" \
+    sh -c 'printf %s "$TOKEN" | regctl registry login "$REG" -u __token__ --pass-stdin'
+  # Without credentials the same registry answers 401 with a token challenge.
+  check "anonymous pull is refused with a Bearer challenge" \
+    sh -c 'curl -s -o /dev/null -D - "http://$REG/v2/e2e/clients/anything/tags/list" | grep -qi "^www-authenticate: Bearer realm="'
 }
 
 # ---- 1. oras: files with media types, artifact type, manifest digest, attach + discover ---------
@@ -266,6 +296,7 @@ sec_regctl() {
 if [ -n "$started" ]; then echo "# registry: $REG (stowage started by this script)"
 else echo "# registry: $REG (already running)"; fi
 t0=$SECONDS
+section login sec_login
 section oras sec_oras
 section crane sec_crane
 section skopeo sec_skopeo

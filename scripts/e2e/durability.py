@@ -6,6 +6,7 @@ resumes (or is refused with a clear error).
 Usage: durability.py STOWAGE_BIN WORKDIR. Prints `ok - …` / `not ok - …` lines and a closing
 `durability: N passed, M failed` line; exits 1 on any failure.
 """
+import base64
 import hashlib
 import http.client
 import json
@@ -37,13 +38,22 @@ def free_port():
     return port
 
 
+def admin(*args):
+    out = subprocess.run([BIN, "--data", DATA, *args], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+AUTH = {}
+
+
 class Server:
     def __init__(self):
         self.port = free_port()
         log = open(os.path.join(WORK, "server.log"), "ab")
+        env = dict(os.environ, STOWAGE_ADMIN_PASSWORD="durability-admin-pw")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", DATA],
-            stdout=log, stderr=log)
+            stdout=log, stderr=log, env=env)
         for _ in range(300):
             try:
                 self.request("GET", "/v2/")
@@ -57,7 +67,7 @@ class Server:
 
     def request(self, method, path, body=None, headers=None):
         c = self.conn()
-        c.request(method, path, body=body, headers=headers or {})
+        c.request(method, path, body=body, headers={**AUTH, **(headers or {})})
         r = c.getresponse()
         data = r.read()
         c.close()
@@ -113,6 +123,11 @@ def pusher(srv, acked, stop):
 def main():
     os.makedirs(WORK, exist_ok=True)
     srv = Server()
+    # A writer's API token, sent as Basic credentials on every request (as CI would).
+    admin("org", "create", "durable", "--owner", "admin")
+    admin("registry", "create", "durable/test")
+    token = admin("token", "create", "durable", "--role", "writer", "--name", "durability")
+    AUTH["Authorization"] = "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode()
 
     # 1. A chunked upload with one acknowledged chunk, then a second chunk in flight at the kill.
     st, h, _ = srv.request("POST", f"/v2/{REPO}/blobs/uploads/")
@@ -128,6 +143,7 @@ def main():
         try:
             c = srv.conn()
             c.putrequest("PATCH", location)
+            c.putheader("Authorization", AUTH["Authorization"])
             c.putheader("Content-Range", f"{len(first)}-{len(first) + len(second) - 1}")
             c.putheader("Content-Length", str(len(second)))
             c.endheaders()
@@ -152,6 +168,7 @@ def main():
         try:
             c = srv.conn()
             c.putrequest("PUT", f"/v2/{REPO}/manifests/interrupted")
+            c.putheader("Authorization", AUTH["Authorization"])
             c.putheader("Content-Type", "application/vnd.oci.image.manifest.v1+json")
             c.putheader("Content-Length", "4000")
             c.endheaders()

@@ -72,6 +72,10 @@ class Registry:
 
     def request(self, method, target, body=None, headers=None, expect=(200,)):
         headers = dict(headers or {})
+        # Credentials for Stowage (a registry without authentication ignores them).
+        if os.environ.get("BENCH_AUTHORIZATION"):
+            k, v = os.environ["BENCH_AUTHORIZATION"].split(": ", 1)
+            headers.setdefault(k, v)
         for attempt in (0, 1):
             try:
                 self.conn.request(method, target, body=body, headers=headers)

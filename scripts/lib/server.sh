@@ -5,6 +5,11 @@
 #                                                  STOWAGE_URL (http://host:port)
 #   stop_stowage                                   SIGTERM, wait
 #   kill9_stowage                                  SIGKILL, wait (durability tests)
+#   stowage_admin ARGS...                          an admin subcommand on the server's data dir
+#   provision ORG REGISTRY [registry flags...]     creates ORG (owned by admin) and ORG/REGISTRY
+#   new_token ORG ROLE [token flags...]            prints a fresh API token
+#
+# The first user is `admin` with password $STOWAGE_ADMIN_PASSWORD (default e2e-admin-password).
 #
 # The binary is $STOWAGE_BIN (scripts/test builds it and exports the path).
 
@@ -33,6 +38,8 @@ start_stowage() {
   STOWAGE_ADDR="127.0.0.1:$port"
   STOWAGE_URL="http://$STOWAGE_ADDR"
   mkdir -p "$data"
+  STOWAGE_DATA_DIR="$data"
+  export STOWAGE_ADMIN_PASSWORD="${STOWAGE_ADMIN_PASSWORD:-e2e-admin-password}" STOWAGE_DATA_DIR
   "$STOWAGE_BIN" serve --listen "$STOWAGE_ADDR" --data "$data" "$@" >>"$data.log" 2>&1 &
   STOWAGE_PID=$!
   export STOWAGE_ADDR STOWAGE_URL STOWAGE_PID
@@ -51,4 +58,19 @@ kill9_stowage() {
   kill -KILL "$STOWAGE_PID" 2>/dev/null || true
   wait "$STOWAGE_PID" 2>/dev/null || true
   STOWAGE_PID=""
+}
+
+stowage_admin() { "$STOWAGE_BIN" --data "$STOWAGE_DATA_DIR" "$@"; }
+
+provision() {
+  local org="$1" reg="$2"; shift 2
+  if ! stowage_admin org list --user admin | cut -f1 | grep -qx "$org"; then
+    stowage_admin org create "$org" --owner admin >/dev/null
+  fi
+  stowage_admin registry create "$org/$reg" "$@" >/dev/null
+}
+
+new_token() {
+  local org="$1" role="$2"; shift 2
+  stowage_admin token create "$org" --role "$role" --name "e2e-$role-$RANDOM" "$@" 2>/dev/null
 }

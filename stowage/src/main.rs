@@ -1,13 +1,21 @@
-//! `stowage`: the local all-in-one registry.
+//! `stowage`: the local all-in-one registry and its admin commands.
 //!
 //! `stowage serve` builds the embedded adapters (files + SQLite) from its flags, merges every
-//! router, and serves until SIGINT or SIGTERM, finishing the requests in flight. Configuration is
-//! read once here; nothing below this file reads flags or the environment.
+//! router, and serves until SIGINT or SIGTERM, finishing the requests in flight. The other
+//! subcommands administer the same data directory (users, organizations, registries, members,
+//! API tokens, signing keys), safely while a server runs. Configuration is read once here;
+//! nothing below this file reads flags or the environment.
+
+mod admin;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use stowage_core::ports::Users;
 use stowage_core::registry::Policy;
+use stowage_core::tenancy::{UserName, UserRecord};
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +24,14 @@ use stowage_core::registry::Policy;
     about = "A multi-tenant OCI and Python package registry"
 )]
 struct Cli {
+    /// Directory for blobs, keys and the metadata database.
+    #[arg(
+        long,
+        global = true,
+        env = "STOWAGE_DATA",
+        default_value = "./stowage-data"
+    )]
+    data: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,9 +51,6 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "STOWAGE_LISTEN", default_value = "127.0.0.1:5000")]
         listen: SocketAddr,
-        /// Directory for blobs and the metadata database.
-        #[arg(long, env = "STOWAGE_DATA", default_value = "./stowage-data")]
-        data: PathBuf,
         /// Log format.
         #[arg(long, env = "STOWAGE_LOG_FORMAT", value_enum, default_value = "text")]
         log_format: LogFormat,
@@ -45,7 +58,16 @@ enum Command {
         /// (sparse images and indexes, e.g. partial mirrors). Off: such a manifest is refused.
         #[arg(long, env = "STOWAGE_ALLOW_SPARSE")]
         allow_sparse: bool,
+        /// The URL clients reach this server at (for the token realm), e.g.
+        /// https://registry.example.com. Default: taken from each request's Host header.
+        #[arg(long, env = "STOWAGE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Lifetime of registry tokens, in seconds.
+        #[arg(long, env = "STOWAGE_TOKEN_TTL", default_value_t = 300)]
+        token_ttl: u64,
     },
+    #[command(flatten)]
+    Admin(admin::AdminCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -84,46 +106,126 @@ async fn shutdown_signal() {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stowage: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
         Command::Serve {
             listen,
-            data,
             log_format,
             allow_sparse,
+            public_url,
+            token_ttl,
         } => {
             init_logging(log_format);
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("stowage: cannot start the runtime: {e}");
-                    return std::process::ExitCode::FAILURE;
-                }
+            let config = stowage_http::AuthConfig {
+                public_url,
+                token_ttl: Duration::from_secs(token_ttl),
+                ..Default::default()
             };
-            match rt.block_on(serve(listen, data, Policy { allow_sparse })) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    eprintln!("stowage: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+            rt.block_on(serve(listen, cli.data, Policy { allow_sparse }, config))
+        }
+        Command::Admin(cmd) => rt.block_on(admin::run(&cli.data, cmd)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stowage: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(listen: SocketAddr, data: PathBuf, policy: Policy) -> Result<(), String> {
-    let registry = stowage_local::open_registry(&data, policy)
+/// On first start (no users yet), creates the user `admin` with the password from
+/// `STOWAGE_ADMIN_PASSWORD`, or a random one printed once.
+async fn ensure_first_user(users: &dyn Users) -> Result<(), String> {
+    if !users
+        .list_users()
+        .await
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("STOWAGE_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (admin::random_password(), true),
+    };
+    let hash = stowage_local::identity::hash_password(&password).map_err(|e| e.to_string())?;
+    let record = UserRecord {
+        name: UserName::parse("admin").map_err(|e| e.to_string())?,
+        email: None,
+        password_hash: Some(hash),
+        created_at: admin::now(),
+    };
+    users
+        .create_user(&record)
+        .await
+        .map_err(|e| e.to_string())?;
+    if generated {
+        // Printed once, to the terminal, never to the log.
+        println!(
+            "stowage: created the first user `admin` with password {password}\n\
+             stowage: it is shown only this once; change it with `stowage user passwd admin --password-stdin`"
+        );
+    } else {
+        println!(
+            "stowage: created the first user `admin` with the password from STOWAGE_ADMIN_PASSWORD"
+        );
+    }
+    Ok(())
+}
+
+async fn serve(
+    listen: SocketAddr,
+    data: PathBuf,
+    policy: Policy,
+    config: stowage_http::AuthConfig,
+) -> Result<(), String> {
+    let backend = stowage_local::open(&data, policy)
         .map_err(|e| format!("cannot open data directory {}: {e}", data.display()))?;
-    let app = stowage_http::router(registry);
+    ensure_first_user(&*backend.store).await?;
+    let keys: Vec<stowage_http::KeyMaterial> = backend
+        .keys
+        .iter()
+        .map(|k| stowage_http::KeyMaterial {
+            kid: k.kid.clone(),
+            private_pem: k.private_pem.clone(),
+            public_key: k.public_key,
+        })
+        .collect();
+    let store = backend.store.clone();
+    let auth = stowage_http::Auth {
+        config,
+        keys: stowage_http::TokenKeys::new(&keys).map_err(|e| e.to_string())?,
+        identity: Arc::new(stowage_local::identity::LocalIdentity::new(store.clone())),
+        tenancy: store.clone(),
+        tokens: store.clone(),
+        audit: stowage_http::audit::AuditSink::start(store.clone()),
+        limiter: Default::default(),
+        touched: Default::default(),
+        verified: Default::default(),
+    };
+    let app = stowage_http::router(stowage_http::App {
+        registry: backend.registry,
+        auth,
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(%listen, data = %data.display(), "stowage is serving the registry");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))
 }

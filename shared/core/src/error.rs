@@ -16,6 +16,18 @@ pub enum Error {
     /// The repository does not exist (or the caller may not know that it does).
     #[error("repository name not known to registry")]
     NameUnknown,
+    /// The registry (second name component) does not exist in the organization.
+    #[error("registry {0} does not exist; an organization admin creates registries")]
+    RegistryUnknown(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Denied(String),
+    /// The caller must authenticate (or authenticate with other credentials).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many failed attempts; try again after `retry_after` seconds.
+    #[error("too many failed sign-in attempts; try again in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     /// A digest in the request is malformed, unsupported, or does not match the content.
     #[error("{0}")]
     DigestInvalid(String),

@@ -2,19 +2,22 @@
 //!
 //! What lives here: the names a registry deals in ([`names`]: repository names, tags,
 //! references, the `/v2/` path grammar), content digests and streaming hashers ([`digest`]),
-//! manifest parsing and validation ([`manifest`]), the domain error type ([`error`]) and the
+//! manifest parsing and validation ([`manifest`]), tenancy records ([`tenancy`]) and access
+//! decisions ([`auth`]), the domain error type ([`error`]) and the
 //! ports every storage adapter implements ([`ports`]).
 //!
 //! What must never live here: HTTP types or status codes, AWS SDKs, the filesystem, SQL.
 //! Adapters (`stowage-local`, later `stowage-aws`) implement the ports; `stowage-http` maps
 //! [`error::Error`] to protocol answers in one table.
 
+pub mod auth;
 pub mod digest;
 pub mod error;
 pub mod manifest;
 pub mod names;
 pub mod ports;
 pub mod registry;
+pub mod tenancy;
 
 pub use digest::{Algorithm, Digest, Hasher};
 pub use error::{Error, Result};

@@ -25,6 +25,10 @@ pub enum NameError {
     TooLong,
     #[error("invalid tag {0:?}: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}")]
     Tag(String),
+    #[error(
+        "invalid {what} name {value:?}: 2 to 64 characters of [a-z0-9], separated by single '.', '_' or '-'"
+    )]
+    Slug { what: &'static str, value: String },
 }
 
 fn valid_component(c: &str) -> bool {

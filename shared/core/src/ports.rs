@@ -7,6 +7,10 @@
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::names::{Reference, RepoName, Tag, UploadId};
+use crate::tenancy::{
+    ApiTokenRecord, AuditEvent, Invitation, InvitationState, Membership, OrgInfo, OrgName,
+    RegistryInfo, RegistryName, RegistrySettings, Role, UserName, UserRecord,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -172,6 +176,109 @@ pub trait Catalog: Send + Sync + 'static {
     /// Manifests in `repo` whose subject is `subject`.
     async fn referrers(&self, repo: &RepoName, subject: &Digest) -> Result<Vec<Referrer>>;
 
-    /// Up to `limit` repository names in lexical order, after `last` when given.
-    async fn list_repositories(&self, last: Option<&str>, limit: usize) -> Result<Vec<RepoName>>;
+    /// Up to `limit` repository names starting with one of `prefixes`, in lexical order, after
+    /// `last` when given. No prefixes, no names.
+    async fn list_repositories(
+        &self,
+        prefixes: &[String],
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RepoName>>;
+}
+
+/// Organizations, their registries, memberships and invitations.
+#[async_trait]
+pub trait Tenancy: Send + Sync + 'static {
+    /// Creates the organization with `owner` as its admin, atomically. `false` if it exists.
+    async fn create_org(&self, org: &OrgName, owner: &UserName, now: i64) -> Result<bool>;
+    async fn get_org(&self, org: &str) -> Result<Option<OrgInfo>>;
+    /// Creates a registry in an existing organization. `false` if it exists.
+    async fn create_registry(&self, info: &RegistryInfo) -> Result<bool>;
+    /// The registry, if it exists (one point read: this is on the push path).
+    async fn get_registry(&self, org: &str, name: &str) -> Result<Option<RegistryInfo>>;
+    async fn list_registries(&self, org: &OrgName) -> Result<Vec<RegistryInfo>>;
+    /// `false` if the registry does not exist.
+    async fn update_registry(
+        &self,
+        org: &OrgName,
+        name: &RegistryName,
+        settings: RegistrySettings,
+    ) -> Result<bool>;
+    /// Removes the registry record (its repositories stay until deleted). `false` if absent.
+    async fn delete_registry(&self, org: &OrgName, name: &RegistryName) -> Result<bool>;
+    /// Adds the user to the organization or changes their role. Idempotent.
+    async fn set_member(&self, org: &OrgName, user: &UserName, role: Role) -> Result<()>;
+    /// `false` if the user was not a member.
+    async fn remove_member(&self, org: &OrgName, user: &UserName) -> Result<bool>;
+    async fn member_role(&self, org: &str, user: &UserName) -> Result<Option<Role>>;
+    /// Every organization the user belongs to.
+    async fn memberships(&self, user: &UserName) -> Result<Vec<Membership>>;
+    async fn members(&self, org: &OrgName) -> Result<Vec<Membership>>;
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()>;
+    async fn get_invitation(&self, id: &str) -> Result<Option<Invitation>>;
+    async fn list_invitations(&self, org: &OrgName) -> Result<Vec<Invitation>>;
+    /// Pending invitations addressed to `email`.
+    async fn invitations_for(&self, email: &str) -> Result<Vec<Invitation>>;
+    /// Moves an invitation from `from` to `to`; `false` if it was not in state `from`.
+    async fn set_invitation_state(
+        &self,
+        id: &str,
+        from: InvitationState,
+        to: InvitationState,
+    ) -> Result<bool>;
+}
+
+/// Users known to the registry.
+#[async_trait]
+pub trait Users: Send + Sync + 'static {
+    /// `false` if a user of that name exists.
+    async fn create_user(&self, user: &UserRecord) -> Result<bool>;
+    async fn get_user(&self, name: &UserName) -> Result<Option<UserRecord>>;
+    async fn list_users(&self) -> Result<Vec<UserRecord>>;
+    /// `false` if the user does not exist.
+    async fn set_password_hash(&self, name: &UserName, hash: &str) -> Result<bool>;
+}
+
+/// API tokens (robot credentials). Secrets are never stored, only their SHA-256.
+#[async_trait]
+pub trait ApiTokens: Send + Sync + 'static {
+    async fn create_token(&self, token: &ApiTokenRecord) -> Result<()>;
+    async fn get_token(&self, id: &str) -> Result<Option<ApiTokenRecord>>;
+    async fn list_tokens(&self, org: &OrgName) -> Result<Vec<ApiTokenRecord>>;
+    /// Marks the token revoked. `false` if no such token in `org`, or already revoked.
+    async fn revoke_token(&self, org: &OrgName, id: &str, now: i64) -> Result<bool>;
+    /// Records a use.
+    async fn touch_token(&self, id: &str, now: i64) -> Result<()>;
+}
+
+/// Which audit events to list.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Events with an id below this one (pagination, newest first).
+    pub before: Option<i64>,
+    pub since: Option<i64>,
+}
+
+/// The audit log: append-only.
+#[async_trait]
+pub trait Audit: Send + Sync + 'static {
+    /// Appends events, in order, in one durable step.
+    async fn record(&self, events: &[AuditEvent]) -> Result<()>;
+    /// Events of one organization, newest first.
+    async fn list_events(
+        &self,
+        org: &str,
+        filter: &AuditFilter,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
+}
+
+/// Verifies user passwords (local argon2id users, or Cognito).
+#[async_trait]
+pub trait IdentityProvider: Send + Sync + 'static {
+    /// The user, if `password` is theirs. `Ok(None)` for a wrong user or password (which one
+    /// is never told apart).
+    async fn verify_password(&self, user: &str, password: &str) -> Result<Option<UserName>>;
 }

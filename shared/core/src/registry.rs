@@ -9,8 +9,9 @@ use crate::error::{Error, Result};
 use crate::manifest;
 use crate::names::{Reference, RepoName, Tag, UploadId};
 use crate::ports::{
-    BlobStore, ByteStream, Catalog, ManifestRecord, Referrer, UploadSession, Uploads,
+    BlobStore, ByteStream, Catalog, ManifestRecord, Referrer, Tenancy, UploadSession, Uploads,
 };
+use crate::tenancy::RegistryInfo;
 use bytes::Bytes;
 use std::ops::Range;
 use std::sync::Arc;
@@ -46,10 +47,48 @@ pub struct Registry {
     pub blobs: Arc<dyn BlobStore>,
     pub catalog: Arc<dyn Catalog>,
     pub uploads: Arc<dyn Uploads>,
+    pub tenancy: Arc<dyn Tenancy>,
     pub policy: Policy,
 }
 
 impl Registry {
+    /// The registry a repository lives in; `NAME_UNKNOWN` when it does not exist (writes go
+    /// only to registries an admin created).
+    pub async fn registry_of(&self, repo: &RepoName) -> Result<RegistryInfo> {
+        self.tenancy
+            .get_registry(repo.org(), repo.registry())
+            .await?
+            .ok_or_else(|| Error::RegistryUnknown(format!("{}/{}", repo.org(), repo.registry())))
+    }
+
+    /// Refuses to move or remove `tags` in a registry with immutable tags (a tag may be set
+    /// again to the manifest it already names).
+    async fn check_tags_mutable(
+        &self,
+        registry: &RegistryInfo,
+        repo: &RepoName,
+        tags: &[Tag],
+        new_target: Option<&Digest>,
+    ) -> Result<()> {
+        if !registry.settings.immutable_tags {
+            return Ok(());
+        }
+        for tag in tags {
+            if let Some(existing) = self
+                .catalog
+                .get_manifest(repo, &Reference::Tag(tag.clone()))
+                .await?
+                && Some(&existing.digest) != new_target
+            {
+                return Err(Error::Denied(format!(
+                    "tag {tag} is immutable in registry {}/{}",
+                    registry.org, registry.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     // ---- blobs -------------------------------------------------------------------------
 
     /// The size of a blob linked in `repo` (answered from metadata alone).
@@ -84,7 +123,8 @@ impl Registry {
     }
 
     /// Links an existing blob into `repo` without moving bytes. With `from`, the blob must be in
-    /// that repository; without, in any repository of the same organization. `None` when there
+    /// that repository (the caller checked it may pull from there); without, in any repository
+    /// of the same registry (what every caller able to push here may read). `None` when there
     /// is nothing to mount (the caller then starts an upload).
     pub async fn mount(
         &self,
@@ -95,11 +135,12 @@ impl Registry {
         let size = match from {
             Some(from) => self.catalog.blob_link(from, digest).await?,
             None => {
-                let prefix = format!("{}/", repo.org());
+                let prefix = format!("{}/{}/", repo.org(), repo.registry());
                 self.catalog.find_blob(&prefix, digest).await?
             }
         };
         let Some(size) = size else { return Ok(None) };
+        self.registry_of(repo).await?;
         if self.blobs.stat(digest).await?.is_none() {
             return Ok(None);
         }
@@ -231,6 +272,7 @@ impl Registry {
         body: Bytes,
         extra_tags: Vec<Tag>,
     ) -> Result<PushedManifest> {
+        let registry = self.registry_of(repo).await?;
         let parsed = manifest::parse(content_type, &body)?;
         let (digest, mut tags) = match reference {
             Reference::Digest(expected) => {
@@ -249,6 +291,8 @@ impl Registry {
                 tags.push(t);
             }
         }
+        self.check_tags_mutable(&registry, repo, &tags, Some(&digest))
+            .await?;
         if !self.policy.allow_sparse {
             let blobs: Vec<Digest> = parsed.blobs.iter().map(|d| d.digest.clone()).collect();
             let children: Vec<Digest> = parsed.manifests.iter().map(|d| d.digest.clone()).collect();
@@ -286,6 +330,19 @@ impl Registry {
 
     /// Deletes a tag, or a manifest with all its tags.
     pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
+        if let Some(registry) = self
+            .tenancy
+            .get_registry(repo.org(), repo.registry())
+            .await?
+            && registry.settings.immutable_tags
+        {
+            let tagged = match reference {
+                Reference::Tag(tag) => vec![tag.clone()],
+                Reference::Digest(d) => self.tags_of(repo, d).await?,
+            };
+            self.check_tags_mutable(&registry, repo, &tagged, None)
+                .await?;
+        }
         let deleted = match reference {
             Reference::Tag(tag) => self.catalog.delete_tag(repo, tag).await?,
             Reference::Digest(digest) => self.catalog.delete_manifest(repo, digest).await?,
@@ -295,6 +352,30 @@ impl Registry {
         } else {
             Err(Error::ManifestUnknown)
         }
+    }
+
+    /// Tags pointing at `digest` (walks the tag list: only used on deletes in immutable
+    /// registries).
+    async fn tags_of(&self, repo: &RepoName, digest: &Digest) -> Result<Vec<Tag>> {
+        let mut out = Vec::new();
+        let mut last: Option<String> = None;
+        loop {
+            let page = self.catalog.list_tags(repo, last.as_deref(), 1000).await?;
+            let Some(l) = page.last().cloned() else { break };
+            for t in page {
+                let tag = Tag::parse(&t)?;
+                if let Some(m) = self
+                    .catalog
+                    .get_manifest(repo, &Reference::Tag(tag.clone()))
+                    .await?
+                    && &m.digest == digest
+                {
+                    out.push(tag);
+                }
+            }
+            last = Some(l);
+        }
+        Ok(out)
     }
 
     /// A page of tags; `NAME_UNKNOWN` for a repository that does not exist.

@@ -11,6 +11,8 @@ pub struct OciError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Extra response headers (`WWW-Authenticate`, `Retry-After`, …).
+    pub headers: Vec<(axum::http::HeaderName, HeaderValue)>,
 }
 
 impl OciError {
@@ -19,6 +21,7 @@ impl OciError {
             status,
             code,
             message: message.into(),
+            headers: Vec::new(),
         }
     }
 }
@@ -29,6 +32,10 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
     match e {
         Error::NameInvalid(_) => (S::BAD_REQUEST, "NAME_INVALID"),
         Error::NameUnknown => (S::NOT_FOUND, "NAME_UNKNOWN"),
+        Error::RegistryUnknown(_) => (S::NOT_FOUND, "NAME_UNKNOWN"),
+        Error::Denied(_) => (S::FORBIDDEN, "DENIED"),
+        Error::Unauthorized(_) => (S::UNAUTHORIZED, "UNAUTHORIZED"),
+        Error::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "TOOMANYREQUESTS"),
         Error::DigestInvalid(_) => (S::BAD_REQUEST, "DIGEST_INVALID"),
         Error::BlobUnknown => (S::NOT_FOUND, "BLOB_UNKNOWN"),
         Error::BlobUploadUnknown => (S::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN"),
@@ -50,6 +57,12 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
 impl From<Error> for OciError {
     fn from(e: Error) -> Self {
         let (status, code) = classify(&e);
+        let mut headers = Vec::new();
+        if let Error::TooManyRequests { retry_after } = &e
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            headers.push((header::RETRY_AFTER, v));
+        }
         let message = if status.is_server_error() {
             // Details stay in the log (written by the request logger with the request id).
             tracing::error!(error = %e, "storage failure");
@@ -61,6 +74,7 @@ impl From<Error> for OciError {
             status,
             code,
             message,
+            headers,
         }
     }
 }
@@ -75,6 +89,9 @@ impl IntoResponse for OciError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        for (k, v) in self.headers {
+            resp.headers_mut().insert(k, v);
+        }
         resp
     }
 }

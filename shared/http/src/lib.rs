@@ -1,22 +1,57 @@
-//! Stowage's HTTP surface: axum routers built over the domain's [`Registry`], shared by every
-//! shell (`stowage serve` now, the Lambda functions later).
+//! Stowage's HTTP surface: axum routers built over the domain's [`Registry`] and [`Auth`],
+//! shared by every shell (`stowage serve` now, the Lambda functions later).
 //!
-//! - [`oci`]: the OCI Distribution API under `/v2/`.
+//! - [`oci`]: the OCI Distribution API under `/v2/`, every route behind [`auth`].
+//! - [`token`]: the registry token endpoint `/v2/token`.
+//! - [`auth`]: credentials, token signing and verification, sign-in throttling.
+//! - [`audit`]: the batched audit sink.
 //! - [`error`]: the one table from domain errors to OCI error codes and statuses.
 //! - [`log`]: one log line per request (method, path, status, bytes, duration, request id).
 //!
 //! A handler never knows which shell or which storage backend it runs on; it must never touch
-//! storage except through the [`Registry`].
+//! storage except through the [`Registry`] and the ports [`Auth`] holds.
 
+pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod log;
 pub mod oci;
+pub mod token;
+
+pub use auth::{Auth, AuthConfig, KeyMaterial, TokenKeys};
 
 use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use stowage_core::registry::Registry;
 
-/// Every route Stowage serves, over one registry.
-pub fn router(registry: Registry) -> Router {
-    oci::router(Arc::new(registry)).layer(axum::middleware::from_fn(log::log_requests))
+/// What every router is built over.
+pub struct App {
+    pub registry: Registry,
+    pub auth: Auth,
+}
+
+/// Every route Stowage serves.
+pub fn router(app: App) -> Router {
+    let app = Arc::new(app);
+    oci::router(app.clone())
+        .merge(token::router(app))
+        .layer(axum::middleware::from_fn(log::log_requests))
+}
+
+/// Source address and user agent of a request (the address is the TCP peer; proxies' headers
+/// are not trusted).
+pub fn origin(req: &Request) -> auth::Origin {
+    auth::Origin {
+        ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+    }
 }

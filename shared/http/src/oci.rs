@@ -5,6 +5,8 @@
 //! [`Registry`] call and its answer back. Status codes and error codes come from the spec;
 //! errors are rendered by [`crate::error`].
 
+use crate::App;
+use crate::auth::{Credentials, Origin, scope_for};
 use crate::error::OciError;
 use axum::Router;
 use axum::body::Body;
@@ -14,13 +16,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use futures_util::TryStreamExt;
 use std::sync::Arc;
+use stowage_core::auth::{Action, Subject};
 use stowage_core::manifest::{MAX_MANIFEST_BYTES, OCI_INDEX};
 use stowage_core::names::{V2Path, parse_v2_path};
 use stowage_core::ports::ByteStream;
 use stowage_core::registry::{ChunkRange, Registry};
+use stowage_core::tenancy::AuditEvent;
 use stowage_core::{Digest, Error, Reference, RepoName, Tag, UploadId};
 
-type Shared = Arc<Registry>;
+type Shared = Arc<App>;
 type HandlerResult = Result<Response, OciError>;
 
 const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
@@ -38,8 +42,8 @@ pub fn router(registry: Shared) -> Router {
         .with_state(registry)
 }
 
-async fn dispatch(State(reg): State<Shared>, req: Request) -> Response {
-    let mut resp = match route(&reg, req).await {
+async fn dispatch(State(app): State<Shared>, req: Request) -> Response {
+    let mut resp = match route(&app, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -95,7 +99,64 @@ impl Query {
     }
 }
 
-async fn route(reg: &Registry, req: Request) -> HandlerResult {
+/// What a route needs: the repository and the action, or nothing (`/v2/`, the catalog).
+fn needed(parsed: &V2Path<'_>, method: &Method) -> Option<(String, Action)> {
+    let (name, action) = match parsed {
+        V2Path::Base | V2Path::Catalog => return None,
+        V2Path::Manifest { name, .. } | V2Path::Blob { name, .. } => match *method {
+            Method::PUT => (name, Action::Push),
+            Method::DELETE => (name, Action::Delete),
+            _ => (name, Action::Pull),
+        },
+        V2Path::UploadStart { name } | V2Path::Upload { name, .. } => (name, Action::Push),
+        V2Path::TagsList { name } | V2Path::Referrers { name, .. } => (name, Action::Pull),
+    };
+    Some((name.to_string(), action))
+}
+
+fn subject_of(creds: &Credentials) -> Subject {
+    match creds {
+        Credentials::None => Subject::Anonymous,
+        Credentials::Bearer(c) => Subject::from_claim(&c.sub).unwrap_or(Subject::Anonymous),
+        Credentials::Principal(p) => p.subject.clone(),
+    }
+}
+
+/// The request, authenticated and authorized.
+struct Caller {
+    creds: Credentials,
+    origin: Origin,
+}
+
+impl Caller {
+    fn audit(&self, app: &App, repo: &RepoName, action: &str, target: String) {
+        app.auth.audit.record(AuditEvent {
+            id: 0,
+            at: crate::auth::now_secs() as i64,
+            org: Some(repo.org().to_string()),
+            actor: subject_of(&self.creds).audit_name(),
+            action: action.to_string(),
+            target: format!("{repo}{target}"),
+            source_ip: self.origin.ip.clone(),
+            user_agent: self.origin.user_agent.clone(),
+        });
+    }
+}
+
+fn unauthorized(app: &App, headers: &HeaderMap, e: Error, scope: Option<&str>) -> OciError {
+    let challenge = matches!(e, Error::Unauthorized(_));
+    let mut err = OciError::from(e);
+    if challenge {
+        err.headers.push((
+            header::WWW_AUTHENTICATE,
+            app.auth.challenge(headers, scope, Some("invalid_token")),
+        ));
+    }
+    err
+}
+
+async fn route(app: &App, req: Request) -> HandlerResult {
+    let reg = &app.registry;
     let path = req.uri().path().to_string();
     let rest = path
         .strip_prefix("/v2/")
@@ -105,22 +166,87 @@ async fn route(reg: &Registry, req: Request) -> HandlerResult {
     let method = req.method().clone();
     let parsed = parse_v2_path(rest).ok_or_else(not_found)?;
     let name = |s: &str| RepoName::parse(s).map_err(|e| OciError::from(Error::from(e)));
+
+    // Authentication, then authorization of the route's repository and action.
+    let origin = crate::origin(&req);
+    let needed = needed(&parsed, &method);
+    let needed_repo = needed
+        .as_ref()
+        .map(|(n, a)| name(n).map(|r| (r, *a)))
+        .transpose()?;
+    let scope = needed_repo.as_ref().map(|(r, a)| scope_for(r, *a));
+    let creds = app
+        .auth
+        .credentials(req.headers(), &origin)
+        .await
+        .map_err(|e| unauthorized(app, req.headers(), e, scope.as_deref()))?;
+    let headers = req.headers().clone();
+    let challenge = |scope: Option<&str>, error: Option<&str>, message: &str| {
+        let mut e = OciError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        e.headers.push((
+            header::WWW_AUTHENTICATE,
+            app.auth.challenge(&headers, scope, error),
+        ));
+        e
+    };
+    if let Some((repo, action)) = &needed_repo {
+        let granted = app.auth.actions_on(&creds, repo).await?;
+        if !granted.contains(action) {
+            // A token without the action: if its holder may do it, the client should fetch a
+            // token with this scope (401 + challenge); if the holder may see the repository
+            // but not do this, it is denied (403); otherwise the repository does not exist for
+            // them, exactly as if it did not exist (401 + challenge).
+            let live = match &creds {
+                Credentials::None => Default::default(),
+                Credentials::Bearer(_) => app.auth.live_actions(&creds, repo).await?,
+                Credentials::Principal(_) => granted.clone(),
+            };
+            return Err(match &creds {
+                Credentials::None => challenge(scope.as_deref(), None, "authentication required"),
+                _ if live.contains(action) || live.is_empty() => challenge(
+                    scope.as_deref(),
+                    Some("insufficient_scope"),
+                    "authentication required: these credentials do not grant this on this repository",
+                ),
+                _ => OciError::from(Error::Denied(format!(
+                    "requested access to the resource is denied: {action} on {repo} is not granted"
+                ))),
+            });
+        }
+    }
+    let caller = Caller { creds, origin };
+
     match parsed {
         V2Path::Base => match method {
-            Method::GET | Method::HEAD => Ok(json_response(StatusCode::OK, "{}".into())),
+            Method::GET | Method::HEAD => match caller.creds {
+                Credentials::None => Err(challenge(None, None, "authentication required")),
+                _ => Ok(json_response(StatusCode::OK, "{}".into())),
+            },
             m => Err(method_not_allowed(&m)),
         },
         V2Path::Catalog => match method {
-            Method::GET => catalog(reg, &query).await,
+            Method::GET => catalog(app, &caller, &headers, &query).await,
             m => Err(method_not_allowed(&m)),
         },
         V2Path::Manifest { name: n, reference } => {
             let repo = name(n)?;
             match method {
-                Method::GET => get_manifest(reg, &repo, reference, true).await,
+                Method::GET => {
+                    let r = get_manifest(reg, &repo, reference, true).await?;
+                    caller.audit(app, &repo, "pull", format!(":{reference}"));
+                    Ok(r)
+                }
                 Method::HEAD => get_manifest(reg, &repo, reference, false).await,
-                Method::PUT => put_manifest(reg, &repo, reference, &query, req).await,
-                Method::DELETE => delete_manifest(reg, &repo, reference).await,
+                Method::PUT => {
+                    let r = put_manifest(reg, &repo, reference, &query, req).await?;
+                    caller.audit(app, &repo, "push", format!(":{reference}"));
+                    Ok(r)
+                }
+                Method::DELETE => {
+                    let r = delete_manifest(reg, &repo, reference).await?;
+                    caller.audit(app, &repo, "delete", format!(":{reference}"));
+                    Ok(r)
+                }
                 m => Err(method_not_allowed(&m)),
             }
         }
@@ -132,6 +258,7 @@ async fn route(reg: &Registry, req: Request) -> HandlerResult {
                 Method::HEAD => get_blob(reg, &repo, &digest, req.headers(), false).await,
                 Method::DELETE => {
                     reg.delete_blob(&repo, &digest).await?;
+                    caller.audit(app, &repo, "delete", format!("@{digest}"));
                     Ok(empty(StatusCode::ACCEPTED))
                 }
                 m => Err(method_not_allowed(&m)),
@@ -140,7 +267,7 @@ async fn route(reg: &Registry, req: Request) -> HandlerResult {
         V2Path::UploadStart { name: n } => {
             let repo = name(n)?;
             match method {
-                Method::POST => start_upload(reg, &repo, &query, req).await,
+                Method::POST => start_upload(app, &caller, &repo, &query, req).await,
                 m => Err(method_not_allowed(&m)),
             }
         }
@@ -287,11 +414,60 @@ fn link_next(path: &str, n: usize, last: &str) -> HeaderValue {
 
 // ---- handlers ----------------------------------------------------------------------------
 
-async fn catalog(reg: &Registry, query: &Query) -> HandlerResult {
+/// Organization prefixes (`org/`, or `org/registry/` for a registry-bound token) whose
+/// repositories the caller may list.
+async fn visible_prefixes(app: &App, caller: &Caller) -> Result<Vec<String>, Error> {
+    let principal = match &caller.creds {
+        Credentials::Principal(p) => p.clone(),
+        Credentials::Bearer(c) => match Subject::from_claim(&c.sub) {
+            Some(Subject::User(u)) => app.auth.user_principal(u).await?,
+            Some(Subject::Token(id)) => match app.auth.tokens.get_token(&id).await? {
+                Some(t) if t.revoked_at.is_none() => stowage_core::auth::Principal {
+                    subject: Subject::Token(id),
+                    roles: vec![(t.org, t.role)],
+                    only_registry: t.registry,
+                },
+                _ => return Ok(Vec::new()),
+            },
+            _ => return Ok(Vec::new()),
+        },
+        Credentials::None => return Ok(Vec::new()),
+    };
+    Ok(principal
+        .roles
+        .iter()
+        .map(|(org, _)| match &principal.only_registry {
+            Some(r) => format!("{org}/{r}/"),
+            None => format!("{org}/"),
+        })
+        .collect())
+}
+
+async fn catalog(app: &App, caller: &Caller, headers: &HeaderMap, query: &Query) -> HandlerResult {
+    let allowed = match &caller.creds {
+        Credentials::None => false,
+        Credentials::Bearer(c) => c.has_catalog(),
+        Credentials::Principal(_) => true,
+    };
+    if !allowed {
+        let mut e = OciError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "authentication required",
+        );
+        e.headers.push((
+            header::WWW_AUTHENTICATE,
+            app.auth
+                .challenge(headers, Some("registry:catalog:*"), None),
+        ));
+        return Err(e);
+    }
+    let prefixes = visible_prefixes(app, caller).await?;
     let (n, last, _) = page(query)?;
-    let mut repos = reg
+    let mut repos = app
+        .registry
         .catalog
-        .list_repositories(last.as_deref(), n + 1)
+        .list_repositories(&prefixes, last.as_deref(), n + 1)
         .await?;
     let more = repos.len() > n;
     repos.truncate(n);
@@ -503,16 +679,30 @@ async fn get_blob(
 }
 
 async fn start_upload(
-    reg: &Registry,
+    app: &App,
+    caller: &Caller,
     repo: &RepoName,
     query: &Query,
     req: Request,
 ) -> HandlerResult {
+    let reg = &app.registry;
     if let Some(mount) = query.get("mount") {
         let digest: Digest = mount.parse().map_err(Error::from)?;
-        // A `from` that is not a valid name cannot hold the blob: fall through to an upload.
+        // A `from` that is not a valid name, or that the caller may not pull from, cannot
+        // lend the blob: fall through to an upload.
         let from = match query.get("from") {
-            Some(f) => RepoName::parse(f).ok().map(Some),
+            Some(f) => match RepoName::parse(f) {
+                Ok(from)
+                    if app
+                        .auth
+                        .live_actions(&caller.creds, &from)
+                        .await?
+                        .contains(&Action::Pull) =>
+                {
+                    Some(Some(from))
+                }
+                _ => None,
+            },
             None => Some(None),
         };
         if let Some(from) = from
@@ -587,8 +777,11 @@ async fn put_upload(
         .map_err(Error::from)?;
     let range = chunk_range(req.headers())?;
     let length = header_u64(req.headers(), header::CONTENT_LENGTH)?;
-    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-    let last_chunk = if length.unwrap_or(0) > 0 || chunked || range.is_some() {
+    // A body is the last chunk unless it is known to be empty (HTTP/2 and chunked requests
+    // carry no Content-Length).
+    let empty_body =
+        length == Some(0) || axum::body::HttpBody::size_hint(req.body()).exact() == Some(0);
+    let last_chunk = if !empty_body || range.is_some() {
         Some((range, length, body_stream(req.into_body())))
     } else {
         None

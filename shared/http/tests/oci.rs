@@ -1,48 +1,25 @@
 //! In-process router tests: behaviour the conformance suite does not pin down, and every
 //! bad input answered with its OCI error while stored data stays as it was.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
-use http_body_util::BodyExt;
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{Reply, TestApp, test_app};
 use stowage_core::Digest;
 use stowage_core::registry::Policy;
 use stowage_testkit::fixtures;
-use tower::ServiceExt;
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn error_code(&self) -> String {
-        let v: serde_json::Value =
-            serde_json::from_slice(&self.body).expect("OCI error body is JSON");
-        v["errors"][0]["code"].as_str().unwrap_or("").to_string()
-    }
-}
-
+/// The test registry, speaking as acme's writer token unless told otherwise.
 struct Server {
-    app: axum::Router,
-    _dir: tempfile::TempDir,
+    t: TestApp,
+    auth: String,
 }
 
 impl Server {
-    fn new(policy: Policy) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let reg = stowage_local::open_registry(dir.path(), policy).unwrap();
-        Server {
-            app: stowage_http::router(reg),
-            _dir: dir,
-        }
+    async fn new(policy: Policy) -> Server {
+        let t = test_app(policy).await;
+        let auth = t.bearer("acme-writer");
+        Server { t, auth }
     }
 
     async fn send(
@@ -52,30 +29,14 @@ impl Server {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+        let mut h: Vec<(&str, &str)> = headers.to_vec();
+        if !h
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            h.push(("authorization", &self.auth));
         }
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        self.t.request(method, uri, &h, body).await
     }
 
     async fn push_blob(&self, repo: &str, bytes: &[u8]) -> Digest {
@@ -128,7 +89,7 @@ const REPO: &str = "acme/prod/app";
 
 #[tokio::test]
 async fn manifest_round_trip_is_byte_exact() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let img = fixtures::image("exact");
     let r = s.push_image(REPO, &img, "v1").await;
     assert_eq!(r.status, StatusCode::CREATED);
@@ -165,7 +126,7 @@ async fn manifest_round_trip_is_byte_exact() {
 
 #[tokio::test]
 async fn strict_policy_refuses_missing_blobs_and_children() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let img = fixtures::image("strict");
     // Only the config is pushed: the layer is missing.
     s.push_blob(REPO, &img.config).await;
@@ -201,7 +162,7 @@ async fn strict_policy_refuses_missing_blobs_and_children() {
     assert_eq!(r.error_code(), "MANIFEST_BLOB_UNKNOWN");
 
     // With the sparse policy both are accepted.
-    let sparse = Server::new(Policy { allow_sparse: true });
+    let sparse = Server::new(Policy { allow_sparse: true }).await;
     let r = sparse
         .send(
             Method::PUT,
@@ -215,7 +176,7 @@ async fn strict_policy_refuses_missing_blobs_and_children() {
 
 #[tokio::test]
 async fn bad_manifests_are_refused_with_their_codes() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let img = fixtures::image("bad");
     s.push_image(REPO, &img, "keep").await;
     let ct = [("content-type", stowage_core::manifest::OCI_MANIFEST)];
@@ -287,7 +248,7 @@ async fn bad_manifests_are_refused_with_their_codes() {
 
 #[tokio::test]
 async fn chunked_upload_refuses_gaps_overlaps_and_wrong_digests() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let loc = s.start_upload(REPO).await;
     let r = s
         .send(
@@ -392,7 +353,7 @@ async fn chunked_upload_refuses_gaps_overlaps_and_wrong_digests() {
 
 #[tokio::test]
 async fn blob_reads_ranges_and_isolation() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let body: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
     let d = s.push_blob(REPO, &body).await;
     let r = s
@@ -425,11 +386,25 @@ async fn blob_reads_ranges_and_isolation() {
         (r.status, r.error_code().as_str()),
         (StatusCode::NOT_FOUND, "BLOB_UNKNOWN")
     );
-    // Another organization cannot mount it without a source, and gets an upload instead.
+    // Another organization cannot mount it, with or without naming the source: it gets a
+    // fresh upload instead.
+    let globex = s.t.bearer("globex-writer");
+    for query in [format!("mount={d}"), format!("mount={d}&from={REPO}")] {
+        let r = s
+            .send(
+                Method::POST,
+                &format!("/v2/globex/prod/app/blobs/uploads/?{query}"),
+                &[("authorization", &globex)],
+                vec![],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{query}");
+    }
+    // Automatic mounts stay inside the registry: acme/dev does not get it from acme/prod.
     let r = s
         .send(
             Method::POST,
-            &format!("/v2/globex/prod/app/blobs/uploads/?mount={d}"),
+            &format!("/v2/acme/dev/app/blobs/uploads/?mount={d}"),
             &[],
             vec![],
         )
@@ -478,7 +453,7 @@ async fn blob_reads_ranges_and_isolation() {
 
 #[tokio::test]
 async fn tags_and_catalog_paginate_with_link_headers() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let img = fixtures::image("tags");
     for t in ["c", "a", "b", "d"] {
         assert_eq!(
@@ -540,7 +515,7 @@ async fn tags_and_catalog_paginate_with_link_headers() {
 
 #[tokio::test]
 async fn referrers_filter_and_subject_header() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let img = fixtures::image("subject");
     s.push_image(REPO, &img, "v1").await;
     let empty_cfg = b"{}".to_vec();
@@ -599,7 +574,7 @@ async fn referrers_filter_and_subject_header() {
 
 #[tokio::test]
 async fn deleting_a_manifest_takes_its_tags() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let img = fixtures::image("del");
     s.push_image(REPO, &img, "v1").await;
     s.push_image(REPO, &img, "v2").await;
@@ -659,7 +634,7 @@ async fn deleting_a_manifest_takes_its_tags() {
 
 #[tokio::test]
 async fn base_and_unknown_routes() {
-    let s = Server::new(Policy::default());
+    let s = Server::new(Policy::default()).await;
     let r = s.send(Method::GET, "/v2/", &[], vec![]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("docker-distribution-api-version"), "registry/2.0");

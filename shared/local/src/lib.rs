@@ -7,7 +7,8 @@
 //! |-----------------------------------|--------------------------------------------------------|
 //! | `blobs/<alg>/<2 hex>/<hex>`       | a verified blob, immutable, named by its digest        |
 //! | `uploads/<id>`                    | bytes of an upload in progress                         |
-//! | `stowage.db` (+ `-wal`, `-shm`)   | metadata: repositories, links, manifests, tags, uploads |
+//! | `stowage.db` (+ `-wal`, `-shm`)   | metadata: repositories, links, manifests, tags, uploads, tenancy, users, tokens, audit |
+//! | `keys/<time>-<kid>.pem`           | Ed25519 keys that sign registry tokens (mode 0600); the newest signs |
 //!
 //! Durability: a chunk is fsynced before its upload size is recorded; a blob is fsynced, renamed
 //! into place and its directory fsynced before it is linked; metadata commits use WAL with
@@ -17,7 +18,9 @@
 //! (that is `stowage_core::registry`).
 
 mod fs_blobs;
+pub mod identity;
 mod sqlite;
+mod sqlite_tenancy;
 
 pub use fs_blobs::FsBlobStore;
 pub use sqlite::SqliteStore;
@@ -26,15 +29,36 @@ use std::path::Path;
 use std::sync::Arc;
 use stowage_core::registry::{Policy, Registry};
 
-/// Opens (creating if needed) a data directory and builds a [`Registry`] over it.
-pub fn open_registry(data: &Path, policy: Policy) -> stowage_core::Result<Registry> {
+/// Everything `stowage serve` needs from one data directory.
+pub struct LocalBackend {
+    pub registry: Registry,
+    /// The metadata store, which also implements tenancy, users, tokens and audit.
+    pub store: Arc<SqliteStore>,
+    /// Token signing keys, oldest first (the last one signs).
+    pub keys: Vec<identity::SigningKeyFile>,
+}
+
+/// Opens (creating if needed) a data directory.
+pub fn open(data: &Path, policy: Policy) -> stowage_core::Result<LocalBackend> {
     std::fs::create_dir_all(data)?;
     let blobs = Arc::new(FsBlobStore::open(data)?);
-    let meta = Arc::new(SqliteStore::open(&data.join("stowage.db"))?);
-    Ok(Registry {
-        blobs,
-        catalog: meta.clone(),
-        uploads: meta,
-        policy,
+    let store = Arc::new(SqliteStore::open(&data.join("stowage.db"))?);
+    let keys = identity::load_signing_keys(&data.join("keys"), sqlite::now())?;
+    Ok(LocalBackend {
+        registry: Registry {
+            blobs,
+            catalog: store.clone(),
+            uploads: store.clone(),
+            tenancy: store.clone(),
+            policy,
+        },
+        store,
+        keys,
     })
+}
+
+/// Opens only the metadata store of a data directory (for admin commands).
+pub fn open_store(data: &Path) -> stowage_core::Result<SqliteStore> {
+    std::fs::create_dir_all(data)?;
+    SqliteStore::open(&data.join("stowage.db"))
 }

@@ -2,7 +2,8 @@
 //!
 //! Tables: `repositories(name)`, `blob_links(repo, digest, size)`, `manifests(repo, digest,
 //! media_type, body, subject, artifact_type, annotations)`, `tags(repo, tag, digest)`,
-//! `uploads(id, repo, size, started_at)`. Every write is one transaction in WAL mode with
+//! `uploads(id, repo, size, started_at)`, and for tenancy (implemented in `sqlite_tenancy`)
+//! `orgs`, `registries`, `users`, `members`, `invitations`, `api_tokens`, `audit`. Every write is one transaction in WAL mode with
 //! `synchronous=FULL`, so a commit that acknowledges a push is on disk.
 //!
 //! Reads run inline on a small pool of read connections (WAL lets them run beside the writer);
@@ -51,6 +52,67 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (repo, tag)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
+CREATE TABLE IF NOT EXISTS orgs (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS registries (
+    org TEXT NOT NULL,
+    name TEXT NOT NULL,
+    public_read INTEGER NOT NULL,
+    immutable_tags INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (org, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    email TEXT,
+    password_hash TEXT,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members (
+    org TEXT NOT NULL,
+    user TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (org, user)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_by_user ON members (user);
+CREATE TABLE IF NOT EXISTS invitations (
+    id TEXT PRIMARY KEY,
+    org TEXT NOT NULL,
+    email TEXT NOT NULL,
+    role TEXT NOT NULL,
+    invited_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    state TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS invitations_by_email ON invitations (email);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    org TEXT NOT NULL,
+    role TEXT NOT NULL,
+    registry TEXT,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    last_used_at INTEGER,
+    revoked_at INTEGER,
+    secret_sha256 TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS api_tokens_by_org ON api_tokens (org);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    org TEXT,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    source_ip TEXT,
+    user_agent TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_by_org ON audit (org, id);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     repo TEXT NOT NULL,
@@ -68,11 +130,11 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
 }
 
-fn db_err(e: rusqlite::Error) -> Error {
+pub(crate) fn db_err(e: rusqlite::Error) -> Error {
     Error::storage(e)
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -114,7 +176,7 @@ impl SqliteStore {
     }
 
     /// Runs a read on a pooled read connection (inline: these are index lookups).
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..READERS {
             if let Ok(c) = self.readers[(start + i) % READERS].try_lock() {
@@ -128,7 +190,7 @@ impl SqliteStore {
     }
 
     /// Runs a write transaction on the blocking pool.
-    async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -386,14 +448,33 @@ impl Catalog for SqliteStore {
         })
     }
 
-    async fn list_repositories(&self, last: Option<&str>, limit: usize) -> Result<Vec<RepoName>> {
-        let names: Vec<String> = self.read(|c| {
-            let mut q = c.prepare_cached(
-                "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2",
-            )?;
-            q.query_map(params![last.unwrap_or(""), limit as i64], |r| r.get(0))?
-                .collect()
-        })?;
+    async fn list_repositories(
+        &self,
+        prefixes: &[String],
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RepoName>> {
+        // One index range scan per prefix, merged: names under a prefix sort together.
+        let mut names: Vec<String> = Vec::new();
+        for prefix in prefixes {
+            let from = match last {
+                Some(l) if l > prefix.as_str() => l.to_string(),
+                _ => String::new(),
+            };
+            let part: Vec<String> = self.read(|c| {
+                let mut q = c.prepare_cached(
+                    "SELECT name FROM repositories
+                     WHERE name > ?1 AND substr(name, 1, length(?2)) = ?2 AND name >= ?2
+                     ORDER BY name LIMIT ?3",
+                )?;
+                q.query_map(params![from, prefix, limit as i64], |r| r.get(0))?
+                    .collect()
+            })?;
+            names.extend(part);
+        }
+        names.sort();
+        names.dedup();
+        names.truncate(limit);
         Ok(names
             .iter()
             .filter_map(|n| RepoName::parse(n).ok())

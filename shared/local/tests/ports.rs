@@ -54,3 +54,10 @@ async fn fs_blob_store_large_append_writes_back_while_streaming() {
     let back = stowage_testkit::collect(store.get(&digest, None).await.unwrap().unwrap()).await;
     assert!(back == whole, "read back differs");
 }
+
+#[tokio::test]
+async fn sqlite_store_passes_the_tenancy_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+    stowage_testkit::tenancy::suite(store).await;
+}

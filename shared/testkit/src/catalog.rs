@@ -182,15 +182,44 @@ async fn referrers_and_listing(c: &dyn Catalog) {
             .is_empty()
     );
 
-    let all = c.list_repositories(None, 100).await.unwrap();
+    c.link_blob(&repo("acme/dev/app"), &Digest::sha256(b"d"), 1)
+        .await
+        .unwrap();
+    let all = c
+        .list_repositories(&["acme/".to_string()], None, 100)
+        .await
+        .unwrap();
     let names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
     assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted: {names:?}");
     assert!(names.contains(&"acme/prod/signed"));
     let page = c
-        .list_repositories(Some("acme/prod/signed"), 100)
+        .list_repositories(&["acme/".to_string()], Some("acme/prod/signed"), 100)
         .await
         .unwrap();
     assert!(page.iter().all(|n| n.as_str() > "acme/prod/signed"));
+    assert!(
+        c.list_repositories(&[], None, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no prefixes, no names"
+    );
+    let dev = c
+        .list_repositories(&["acme/dev/".to_string()], None, 100)
+        .await
+        .unwrap();
+    assert!(dev.iter().all(|n| n.as_str().starts_with("acme/dev/")));
+    assert!(!dev.is_empty());
+    let two = c
+        .list_repositories(
+            &["acme/dev/".to_string(), "acme/prod/".to_string()],
+            None,
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(two.len(), 2);
+    assert!(two[0] < two[1]);
 }
 
 async fn upload_sessions(u: &dyn Uploads) {

@@ -2,6 +2,7 @@
 //!
 //! - [`blob_store::suite`] and [`catalog::suite`]: the contracts of the storage ports, written
 //!   once; every adapter (local now, AWS later) must pass them unchanged.
+//! - [`tenancy::suite`]: the same for tenancy, users, API tokens and the audit log.
 //! - [`fixtures`]: builders for blobs, image manifests and indexes.
 //!
 //! Nothing here is compiled into a shipped binary.
@@ -9,6 +10,7 @@
 pub mod blob_store;
 pub mod catalog;
 pub mod fixtures;
+pub mod tenancy;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;

@@ -1,0 +1,276 @@
+//! An in-process Stowage with tenants, users and API tokens, for router tests.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use stowage_core::ports::{ApiTokens, Tenancy, Users};
+use stowage_core::registry::Policy;
+use stowage_core::tenancy::{
+    ApiTokenRecord, OrgName, RegistryInfo, RegistryName, RegistrySettings, Role, UserName,
+    UserRecord,
+};
+use stowage_http::auth::new_api_token;
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn error_code(&self) -> String {
+        let v: serde_json::Value =
+            serde_json::from_slice(&self.body).expect("OCI error body is JSON");
+        v["errors"][0]["code"].as_str().unwrap_or("").to_string()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// A registry with organizations `acme` and `globex`:
+/// - users `admin` (acme admin), `wendy` (acme writer), `vera` (acme viewer), `oscar` (globex
+///   admin), all with password [`PASSWORD`];
+/// - registries `acme/prod`, `acme/dev`, `acme/public` (public read), `acme/frozen` (immutable
+///   tags), `globex/prod`;
+/// - API tokens by name in [`TestApp::tokens`]: `acme-writer`, `acme-viewer`, `acme-dev-writer`
+///   (limited to acme/dev), `globex-writer`, `acme-revoked`, `acme-expired`.
+pub struct TestApp {
+    pub app: axum::Router,
+    pub tokens: HashMap<&'static str, String>,
+    pub keys: Vec<stowage_http::KeyMaterial>,
+    pub store: Arc<stowage_local::SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+fn now() -> i64 {
+    stowage_http::auth::now_secs() as i64
+}
+
+pub async fn test_app(policy: Policy) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = stowage_local::open(dir.path(), policy).unwrap();
+    let store = backend.store.clone();
+    let hash = stowage_local::identity::hash_password(PASSWORD).unwrap();
+    for name in ["admin", "wendy", "vera", "oscar"] {
+        store
+            .create_user(&UserRecord {
+                name: UserName::parse(name).unwrap(),
+                email: Some(format!("{name}@example.com")),
+                password_hash: Some(hash.clone()),
+                created_at: now(),
+            })
+            .await
+            .unwrap();
+    }
+    let org = |s: &str| OrgName::parse(s).unwrap();
+    let user = |s: &str| UserName::parse(s).unwrap();
+    store
+        .create_org(&org("acme"), &user("admin"), now())
+        .await
+        .unwrap();
+    store
+        .create_org(&org("globex"), &user("oscar"), now())
+        .await
+        .unwrap();
+    store
+        .set_member(&org("acme"), &user("wendy"), Role::Writer)
+        .await
+        .unwrap();
+    store
+        .set_member(&org("acme"), &user("vera"), Role::Viewer)
+        .await
+        .unwrap();
+    for (o, r, public, immutable) in [
+        ("acme", "prod", false, false),
+        ("acme", "dev", false, false),
+        ("acme", "public", true, false),
+        ("acme", "frozen", false, true),
+        ("globex", "prod", false, false),
+    ] {
+        store
+            .create_registry(&RegistryInfo {
+                org: org(o),
+                name: RegistryName::parse(r).unwrap(),
+                settings: RegistrySettings {
+                    public_read: public,
+                    immutable_tags: immutable,
+                },
+                created_at: now(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut tokens = HashMap::new();
+    for (name, o, role, registry, expires, revoke) in [
+        ("acme-writer", "acme", Role::Writer, None, None, false),
+        ("acme-viewer", "acme", Role::Viewer, None, None, false),
+        (
+            "acme-dev-writer",
+            "acme",
+            Role::Writer,
+            Some("dev"),
+            None,
+            false,
+        ),
+        ("globex-writer", "globex", Role::Writer, None, None, false),
+        ("acme-revoked", "acme", Role::Writer, None, None, true),
+        (
+            "acme-expired",
+            "acme",
+            Role::Writer,
+            None,
+            Some(now() - 10),
+            false,
+        ),
+    ] {
+        let (secret, rec) = new_api_token(ApiTokenRecord {
+            id: String::new(),
+            name: name.into(),
+            org: org(o),
+            role,
+            registry: registry.map(|r| RegistryName::parse(r).unwrap()),
+            created_by: user("admin"),
+            created_at: now() - 100,
+            expires_at: expires,
+            last_used_at: None,
+            revoked_at: None,
+            secret_sha256: String::new(),
+        });
+        store.create_token(&rec).await.unwrap();
+        if revoke {
+            store.revoke_token(&org(o), &rec.id, now()).await.unwrap();
+        }
+        tokens.insert(name, secret);
+    }
+    let keys: Vec<stowage_http::KeyMaterial> = backend
+        .keys
+        .iter()
+        .map(|k| stowage_http::KeyMaterial {
+            kid: k.kid.clone(),
+            private_pem: k.private_pem.clone(),
+            public_key: k.public_key,
+        })
+        .collect();
+    let auth = stowage_http::Auth {
+        config: Default::default(),
+        keys: stowage_http::TokenKeys::new(&keys).unwrap(),
+        identity: Arc::new(stowage_local::identity::LocalIdentity::new(store.clone())),
+        tenancy: store.clone(),
+        tokens: store.clone(),
+        audit: stowage_http::audit::AuditSink::start(store.clone()),
+        limiter: Default::default(),
+        touched: Default::default(),
+        verified: Default::default(),
+    };
+    let app = stowage_http::router(stowage_http::App {
+        registry: backend.registry,
+        auth,
+    });
+    TestApp {
+        app,
+        tokens,
+        keys,
+        store,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        self.request_from("127.0.0.1", method, uri, headers, body)
+            .await
+    }
+
+    /// A request from the TCP peer `ip`.
+    pub async fn request_from(
+        &self,
+        ip: &str,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req.body(Body::from(body)).unwrap();
+        let peer: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `Authorization` header value for an API token of [`TestApp::tokens`].
+    pub fn bearer(&self, token: &str) -> String {
+        format!("Bearer {}", self.tokens[token])
+    }
+}
+
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+impl TestApp {
+    /// A registry token from the token endpoint, signed in as `user` with [`PASSWORD`].
+    pub async fn jwt(&self, user: &str, scopes: &[&str]) -> String {
+        let q: String = scopes
+            .iter()
+            .map(|s| format!("&scope={}", s.replace(' ', "%20")))
+            .collect();
+        let r = self
+            .request(
+                Method::GET,
+                &format!("/v2/token?service=stowage{q}"),
+                &[("authorization", &basic(user, PASSWORD))],
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "sign-in of {user}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        r.json()["token"].as_str().unwrap().to_string()
+    }
+}
