@@ -208,6 +208,8 @@ async fn serve(
         identity: Arc::new(stowage_local::identity::LocalIdentity::new(store.clone())),
         tenancy: store.clone(),
         tokens: store.clone(),
+        users: store.clone(),
+        audit_log: store.clone(),
         audit: stowage_http::audit::AuditSink::start(store.clone()),
         limiter: Default::default(),
         touched: Default::default(),

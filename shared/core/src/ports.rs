@@ -112,6 +112,20 @@ pub struct Referrer {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// A manifest as the management API lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArtifactSummary {
+    pub digest: Digest,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    /// Size of the manifest itself, in bytes.
+    pub size: u64,
+    /// Unix seconds of the first push.
+    pub pushed_at: i64,
+    /// Tags pointing at it, sorted.
+    pub tags: Vec<String>,
+}
+
 /// Repositories, manifests, tags, referrers and per-repository blob links.
 ///
 /// A repository exists once anything (a blob link or a manifest) was put into it.
@@ -164,6 +178,9 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Deletes one tag (the manifest stays); `false` if it was not there.
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool>;
+
+    /// Up to `limit` manifests of `repo`, newest push first, with their tags.
+    async fn list_artifacts(&self, repo: &RepoName, limit: usize) -> Result<Vec<ArtifactSummary>>;
 
     /// Up to `limit` tags in lexical order, after `last` when given.
     async fn list_tags(

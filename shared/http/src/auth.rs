@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stowage_core::auth::{Action, Principal, Scope, Subject, allowed_actions};
-use stowage_core::ports::{ApiTokens, IdentityProvider, Tenancy};
+use stowage_core::ports::{ApiTokens, Audit, IdentityProvider, Tenancy, Users};
 use stowage_core::tenancy::{ApiTokenRecord, AuditEvent, Role, UserName};
 use stowage_core::{Error, RepoName, Result};
 use subtle::ConstantTimeEq;
@@ -223,6 +223,9 @@ pub struct Auth {
     pub identity: Arc<dyn IdentityProvider>,
     pub tenancy: Arc<dyn Tenancy>,
     pub tokens: Arc<dyn ApiTokens>,
+    pub users: Arc<dyn Users>,
+    /// Where audit events are written (through `audit`) and read back.
+    pub audit_log: Arc<dyn Audit>,
     pub audit: AuditSink,
     pub limiter: Limiter,
     pub touched: TouchThrottle,
@@ -289,6 +292,11 @@ fn random_hex(n: usize) -> String {
     // getrandom fails only where the OS has no entropy source; nothing sensible runs there.
     getrandom::fill(&mut b).expect("operating system random source");
     hex::encode(b)
+}
+
+/// A random identifier: 32 lowercase hex characters.
+pub fn random_id() -> String {
+    random_hex(16)
 }
 
 /// A new API token: the string shown once, and the record to store.

@@ -3,6 +3,7 @@
 //!
 //! - [`oci`]: the OCI Distribution API under `/v2/`, every route behind [`auth`].
 //! - [`token`]: the registry token endpoint `/v2/token`.
+//! - [`api`]: the management API under `/api/v1` (JSON, OpenAPI-described).
 //! - [`auth`]: credentials, token signing and verification, sign-in throttling.
 //! - [`audit`]: the batched audit sink.
 //! - [`error`]: the one table from domain errors to OCI error codes and statuses.
@@ -11,6 +12,7 @@
 //! A handler never knows which shell or which storage backend it runs on; it must never touch
 //! storage except through the [`Registry`] and the ports [`Auth`] holds.
 
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod error;
@@ -36,7 +38,8 @@ pub struct App {
 pub fn router(app: App) -> Router {
     let app = Arc::new(app);
     oci::router(app.clone())
-        .merge(token::router(app))
+        .merge(token::router(app.clone()))
+        .merge(api::router(app))
         .layer(axum::middleware::from_fn(log::log_requests))
 }
 

@@ -728,3 +728,255 @@ async fn brute_force_is_slowed_per_user_and_per_source() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "other sources are not");
 }
+
+// ---- the management API ------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mgmt {
+    /// Any signed-in caller.
+    SignedIn,
+    /// Members of the organization.
+    Member,
+    /// Admins of the organization.
+    Admin,
+    /// Only the addressee of an invitation (wendy).
+    Addressee,
+}
+
+/// Columns: signed in, member, admin, addressee. `0`: the route's success status.
+fn mgmt_table(caller: Caller) -> [u16; 4] {
+    use Caller::*;
+    match caller {
+        Anonymous | RevokedToken | ExpiredToken | ExpiredJwt | ForeignKeyJwt | AlgNoneJwt
+        | HsConfusionJwt => [401, 401, 401, 401],
+        Viewer => [0, 0, 403, 404],
+        Writer => [0, 0, 403, 0],
+        Admin => [0, 0, 0, 404],
+        OtherOrg => [0, 404, 404, 404],
+        // A registry token for another repository still proves who wendy is.
+        OtherRepoJwt => [0, 0, 403, 0],
+    }
+}
+
+const MGMT_ROUTES: [(&str, Mgmt); 24] = [
+    ("GET /api/v1/user", Mgmt::SignedIn),
+    ("GET /api/v1/orgs", Mgmt::SignedIn),
+    ("POST /api/v1/orgs", Mgmt::SignedIn),
+    ("GET /api/v1/invitations", Mgmt::SignedIn),
+    ("POST /api/v1/invitations/{inv}/accept", Mgmt::Addressee),
+    ("POST /api/v1/invitations/{inv}/decline", Mgmt::Addressee),
+    ("GET /api/v1/orgs/{org}", Mgmt::Member),
+    ("GET /api/v1/orgs/{org}/registries", Mgmt::Member),
+    ("GET /api/v1/orgs/{org}/registries/prod", Mgmt::Member),
+    (
+        "GET /api/v1/orgs/{org}/registries/prod/repositories",
+        Mgmt::Member,
+    ),
+    (
+        "GET /api/v1/orgs/{org}/registries/prod/repositories/app",
+        Mgmt::Member,
+    ),
+    ("GET /api/v1/orgs/{org}/members", Mgmt::Member),
+    ("POST /api/v1/orgs/{org}/registries", Mgmt::Admin),
+    ("PATCH /api/v1/orgs/{org}/registries/prod", Mgmt::Admin),
+    ("DELETE /api/v1/orgs/{org}/registries/{reg}", Mgmt::Admin),
+    ("PUT /api/v1/orgs/{org}/members/tess", Mgmt::Admin),
+    ("DELETE /api/v1/orgs/{org}/members/tess", Mgmt::Admin),
+    ("GET /api/v1/orgs/{org}/invitations", Mgmt::Admin),
+    ("POST /api/v1/orgs/{org}/invitations", Mgmt::Admin),
+    ("DELETE /api/v1/orgs/{org}/invitations/{inv}", Mgmt::Admin),
+    ("GET /api/v1/orgs/{org}/tokens", Mgmt::Admin),
+    ("POST /api/v1/orgs/{org}/tokens", Mgmt::Admin),
+    ("DELETE /api/v1/orgs/{org}/tokens/{tok}", Mgmt::Admin),
+    ("GET /api/v1/orgs/{org}/audit", Mgmt::Admin),
+];
+
+/// Prepares one management cell: creates what it acts on (as the store, for `acme`), and
+/// returns method, path, JSON body and the success status.
+async fn prepare_mgmt(
+    f: &Fixture,
+    route: &str,
+    cell: usize,
+    org: &str,
+) -> (Method, String, Option<String>, StatusCode) {
+    use stowage_core::ports::{ApiTokens, Tenancy};
+    use stowage_core::tenancy::*;
+    let (method, path) = route.split_once(' ').unwrap();
+    let method: Method = method.parse().unwrap();
+    let acme = OrgName::parse("acme").unwrap();
+    let now = stowage_http::auth::now_secs() as i64;
+    let mut path = path.replace("{org}", org);
+    if path.contains("{reg}") {
+        let name = RegistryName::parse(&format!("gone{cell}")).unwrap();
+        f.t.store
+            .create_registry(&RegistryInfo {
+                org: acme.clone(),
+                name: name.clone(),
+                settings: Default::default(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        path = path.replace("{reg}", name.as_str());
+    }
+    if path.contains("{inv}") {
+        let id = format!("inv{cell}");
+        f.t.store
+            .create_invitation(&Invitation {
+                id: id.clone(),
+                org: acme.clone(),
+                email: "wendy@example.com".into(),
+                role: Role::Viewer,
+                invited_by: UserName::parse("admin").unwrap(),
+                created_at: now,
+                expires_at: now + 3600,
+                state: InvitationState::Pending,
+            })
+            .await
+            .unwrap();
+        path = path.replace("{inv}", &id);
+    }
+    if path.contains("{tok}") {
+        let (_, rec) = stowage_http::auth::new_api_token(ApiTokenRecord {
+            id: String::new(),
+            name: format!("cell{cell}"),
+            org: acme.clone(),
+            role: Role::Viewer,
+            registry: None,
+            created_by: UserName::parse("admin").unwrap(),
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+            secret_sha256: String::new(),
+        });
+        f.t.store.create_token(&rec).await.unwrap();
+        path = path.replace("{tok}", &rec.id);
+    }
+    if route == "DELETE /api/v1/orgs/{org}/members/tess" {
+        f.t.store
+            .set_member(&acme, &UserName::parse("tess").unwrap(), Role::Viewer)
+            .await
+            .unwrap();
+    }
+    let (body, success) = match route {
+        "POST /api/v1/orgs" => (
+            Some(format!(r#"{{"name":"neworg{cell}"}}"#)),
+            StatusCode::CREATED,
+        ),
+        "POST /api/v1/orgs/{org}/registries" => (
+            Some(format!(r#"{{"name":"r{cell}"}}"#)),
+            StatusCode::CREATED,
+        ),
+        "PATCH /api/v1/orgs/{org}/registries/prod" => (Some("{}".into()), StatusCode::OK),
+        "PUT /api/v1/orgs/{org}/members/tess" => {
+            (Some(r#"{"role":"viewer"}"#.into()), StatusCode::OK)
+        }
+        "POST /api/v1/orgs/{org}/invitations" => (
+            Some(r#"{"email":"new@example.com","role":"viewer"}"#.into()),
+            StatusCode::CREATED,
+        ),
+        "POST /api/v1/orgs/{org}/tokens" => (
+            Some(format!(r#"{{"name":"t{cell}","role":"viewer"}}"#)),
+            StatusCode::CREATED,
+        ),
+        _ if method == Method::DELETE => (None, StatusCode::NO_CONTENT),
+        _ => (None, StatusCode::OK),
+    };
+    (method, path, body, success)
+}
+
+async fn send_mgmt(
+    f: &Fixture,
+    caller: Caller,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Reply {
+    let (_, bearer, _) = f.headers.iter().find(|(c, _, _)| *c == caller).unwrap();
+    let mut h: Vec<(&str, &str)> = Vec::new();
+    if let Some(b) = bearer {
+        h.push(("authorization", b));
+    }
+    if body.is_some() {
+        h.push(("content-type", "application/json"));
+    }
+    f.t.request(method, path, &h, body.unwrap_or_default().into_bytes())
+        .await
+}
+
+#[tokio::test]
+async fn management_isolation_matrix() {
+    let f = fixture().await;
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    let mut cell = 20_000;
+    for (route, need) in MGMT_ROUTES {
+        for caller in CALLERS {
+            cell += 1;
+            let (method, path, body, success) = prepare_mgmt(&f, route, cell, "acme").await;
+            let col = match need {
+                Mgmt::SignedIn => 0,
+                Mgmt::Member => 1,
+                Mgmt::Admin => 2,
+                Mgmt::Addressee => 3,
+            };
+            let want = match mgmt_table(caller)[col] {
+                0 => success,
+                s => StatusCode::from_u16(s).unwrap(),
+            };
+            let r = send_mgmt(&f, caller, method, &path, body).await;
+            cells += 1;
+            if r.status != want {
+                failures.push(format!(
+                    "{route} as {caller:?}: got {} want {want}: {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ));
+            } else if !want.is_success() {
+                assert!(
+                    r.json()["error"]["code"].is_string(),
+                    "{route} as {caller:?}: error body"
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!(
+        "management matrix: {} routes x {} callers = {cells} cells checked",
+        MGMT_ROUTES.len(),
+        CALLERS.len()
+    );
+}
+
+#[tokio::test]
+async fn management_no_existence_oracle() {
+    let f = fixture().await;
+    let mut cell = 30_000;
+    let mut compared = 0;
+    for (route, need) in MGMT_ROUTES {
+        if !matches!(need, Mgmt::Member | Mgmt::Admin) {
+            continue;
+        }
+        for caller in [Caller::OtherOrg, Caller::Anonymous, Caller::ForeignKeyJwt] {
+            cell += 1;
+            let (m, p, b, _) = prepare_mgmt(&f, route, cell, "acme").await;
+            let real = send_mgmt(&f, caller, m, &p, b).await;
+            cell += 1;
+            let (m, p, b, _) = prepare_mgmt(&f, route, cell, "nosuchorg").await;
+            let other = send_mgmt(&f, caller, m, &p, b).await;
+            assert_eq!(
+                (real.status, &real.body),
+                (other.status, &other.body),
+                "{route} as {caller:?}"
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("management no-oracle: {compared} answers compared");
+}

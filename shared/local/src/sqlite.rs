@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use stowage_core::ports::{Catalog, ManifestRecord, Referrer, UploadSession, Uploads};
+use stowage_core::ports::{
+    ArtifactSummary, Catalog, ManifestRecord, Referrer, UploadSession, Uploads,
+};
 use stowage_core::{Digest, Error, Reference, RepoName, Result, Tag, UploadId};
 
 const SCHEMA: &str = r#"
@@ -409,6 +411,31 @@ impl Catalog for SqliteStore {
             )? > 0)
         })
         .await
+    }
+
+    async fn list_artifacts(&self, repo: &RepoName, limit: usize) -> Result<Vec<ArtifactSummary>> {
+        self.read(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT m.digest, m.media_type, m.artifact_type, length(m.body), m.pushed_at,
+                        (SELECT group_concat(tag, char(10)) FROM
+                            (SELECT tag FROM tags t WHERE t.repo = m.repo AND t.digest = m.digest ORDER BY tag))
+                 FROM manifests m WHERE m.repo = ?1 ORDER BY m.pushed_at DESC, m.id DESC LIMIT ?2",
+            )?;
+            q.query_map(params![repo.as_str(), limit as i64], |r| {
+                let tags: Option<String> = r.get(5)?;
+                Ok(ArtifactSummary {
+                    digest: parse_digest(r.get(0)?)?,
+                    media_type: r.get(1)?,
+                    artifact_type: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                    pushed_at: r.get(4)?,
+                    tags: tags
+                        .map(|t| t.split('\n').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                })
+            })?
+            .collect()
+        })
     }
 
     async fn list_tags(

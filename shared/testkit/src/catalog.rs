@@ -119,6 +119,15 @@ async fn manifests_and_tags(c: &dyn Catalog) {
         vec!["v1"]
     );
 
+    // The artifact listing: newest first, with sorted tags and sizes.
+    let arts = c.list_artifacts(&r, 10).await.unwrap();
+    assert_eq!(arts.len(), 2);
+    assert_eq!(arts[0].digest, m2.digest);
+    assert_eq!(arts[0].tags, vec!["latest"]);
+    assert_eq!(arts[1].tags, vec!["v1"]);
+    assert_eq!(arts[1].size, m1.body.len() as u64);
+    assert_eq!(c.list_artifacts(&r, 1).await.unwrap().len(), 1);
+
     // Deleting a tag keeps the manifest; deleting a manifest takes its tags.
     assert!(c.delete_tag(&r, &tag("v1")).await.unwrap());
     assert!(!c.delete_tag(&r, &tag("v1")).await.unwrap());

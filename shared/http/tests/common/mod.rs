@@ -44,7 +44,8 @@ impl Reply {
 
 /// A registry with organizations `acme` and `globex`:
 /// - users `admin` (acme admin), `wendy` (acme writer), `vera` (acme viewer), `oscar` (globex
-///   admin), all with password [`PASSWORD`];
+///   admin), `tess` (no memberships), all with password [`PASSWORD`] and email
+///   `<name>@example.com`;
 /// - registries `acme/prod`, `acme/dev`, `acme/public` (public read), `acme/frozen` (immutable
 ///   tags), `globex/prod`;
 /// - API tokens by name in [`TestApp::tokens`]: `acme-writer`, `acme-viewer`, `acme-dev-writer`
@@ -66,7 +67,7 @@ pub async fn test_app(policy: Policy) -> TestApp {
     let backend = stowage_local::open(dir.path(), policy).unwrap();
     let store = backend.store.clone();
     let hash = stowage_local::identity::hash_password(PASSWORD).unwrap();
-    for name in ["admin", "wendy", "vera", "oscar"] {
+    for name in ["admin", "wendy", "vera", "oscar", "tess"] {
         store
             .create_user(&UserRecord {
                 name: UserName::parse(name).unwrap(),
@@ -172,6 +173,8 @@ pub async fn test_app(policy: Policy) -> TestApp {
         identity: Arc::new(stowage_local::identity::LocalIdentity::new(store.clone())),
         tenancy: store.clone(),
         tokens: store.clone(),
+        users: store.clone(),
+        audit_log: store.clone(),
         audit: stowage_http::audit::AuditSink::start(store.clone()),
         limiter: Default::default(),
         touched: Default::default(),
