@@ -6,10 +6,10 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use std::io::Read;
 use std::path::Path;
-use stowage_core::ports::{ApiTokens, Tenancy, Users};
+use stowage_core::ports::{ApiTokens, Audit, Tenancy, Users};
 use stowage_core::tenancy::{
-    ApiTokenRecord, OrgName, RegistryInfo, RegistryName, RegistrySettings, Role, UserName,
-    UserRecord,
+    ApiTokenRecord, AuditEvent, OrgName, RegistryInfo, RegistryName, RegistrySettings, Role,
+    UserName, UserRecord,
 };
 
 #[derive(Subcommand)]
@@ -169,6 +169,28 @@ fn read_password() -> Result<String, String> {
     Ok(p)
 }
 
+/// Records what an operator did from the command line (actor `cli`).
+async fn audit(
+    store: &stowage_local::SqliteStore,
+    org: Option<&str>,
+    action: &str,
+    target: String,
+) -> Result<(), String> {
+    store
+        .record(&[AuditEvent {
+            id: 0,
+            at: now(),
+            org: org.map(str::to_string),
+            actor: "cli".into(),
+            action: action.into(),
+            target,
+            source_ip: None,
+            user_agent: Some("stowage cli".into()),
+        }])
+        .await
+        .map_err(err)
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -215,6 +237,7 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if !created {
                 return Err(format!("user {name} already exists"));
             }
+            audit(&store, None, "user.add", name.to_string()).await?;
             println!("user {name} added");
         }
         AdminCommand::User(UserCmd::List) => {
@@ -228,6 +251,7 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if !store.set_password_hash(&name, &hash).await.map_err(err)? {
                 return Err(format!("no user {name}"));
             }
+            audit(&store, None, "user.passwd", name.to_string()).await?;
             println!("password of {name} changed");
         }
         AdminCommand::Org(OrgCmd::Create { name, owner }) => {
@@ -239,6 +263,13 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if !store.create_org(&org, &owner, now()).await.map_err(err)? {
                 return Err(format!("organization {org} already exists"));
             }
+            audit(
+                &store,
+                Some(org.as_str()),
+                "org.create",
+                format!("{org} owner {owner}"),
+            )
+            .await?;
             println!("organization {org} created; {owner} is its admin");
         }
         AdminCommand::Org(OrgCmd::List { user }) => {
@@ -264,6 +295,13 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if !store.create_registry(&info).await.map_err(err)? {
                 return Err(format!("registry {org}/{name} already exists"));
             }
+            audit(
+                &store,
+                Some(org.as_str()),
+                "registry.create",
+                format!("{org}/{name}"),
+            )
+            .await?;
             println!("registry {org}/{name} created");
         }
         AdminCommand::Registry(RegistryCmd::Set { name, settings }) => {
@@ -275,6 +313,13 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if !store.update_registry(&org, &name, s).await.map_err(err)? {
                 return Err(format!("no registry {org}/{name}"));
             }
+            audit(
+                &store,
+                Some(org.as_str()),
+                "registry.update",
+                format!("{org}/{name}"),
+            )
+            .await?;
             println!("registry {org}/{name} updated");
         }
         AdminCommand::Registry(RegistryCmd::List { org }) => {
@@ -297,6 +342,13 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
                 return Err(format!("no user {user}"));
             }
             store.set_member(&org, &user, r).await.map_err(err)?;
+            audit(
+                &store,
+                Some(org.as_str()),
+                "member.set",
+                format!("{user}={r}"),
+            )
+            .await?;
             println!("{user} is {r} of {org}");
         }
         AdminCommand::Member(MemberCmd::Remove { org, user }) => {
@@ -305,6 +357,13 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if !store.remove_member(&org, &user).await.map_err(err)? {
                 return Err(format!("{user} is not a member of {org}"));
             }
+            audit(
+                &store,
+                Some(org.as_str()),
+                "member.remove",
+                user.to_string(),
+            )
+            .await?;
             println!("{user} removed from {org}");
         }
         AdminCommand::Member(MemberCmd::List { org }) => {
@@ -354,6 +413,13 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             };
             let (secret, record) = stowage_http::auth::new_api_token(record);
             store.create_token(&record).await.map_err(err)?;
+            audit(
+                &store,
+                Some(record.org.as_str()),
+                "token.create",
+                format!("{} ({})", record.id, record.role),
+            )
+            .await?;
             eprintln!(
                 "token {} created; the secret below is shown only once",
                 record.id
@@ -371,6 +437,7 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if !store.revoke_token(&org, &id, now()).await.map_err(err)? {
                 return Err(format!("no active token {id} in {org}"));
             }
+            audit(&store, Some(org.as_str()), "token.revoke", id.clone()).await?;
             println!("token {id} revoked");
         }
         AdminCommand::Keys(KeysCmd::Rotate) => unreachable!("handled above"),
