@@ -57,3 +57,20 @@ ensure_wrk()         { ensure_apt wrk wrk; }
 ensure_docker_registry() { ensure_apt docker-registry docker-registry; }
 ensure_curl()        { ensure_apt curl curl; }
 ensure_jq()          { ensure_apt jq jq; }
+
+# Python tools live in one virtual environment in the tool cache, pinned.
+MOTO_VERSION="5.2.5"
+VENV="$STOWAGE_TOOLS/venv"
+
+# ensure_venv_pkg STAMP PIP-ARGS...: installs into $VENV unless the stamp matches.
+ensure_venv_pkg() {
+  local name="$1"; shift
+  local stamp="$STOWAGE_TOOLS/stamps/venv-$name" want="$*"
+  [ -x "$VENV/bin/python" ] || { log_step "creating $VENV"; python3 -m venv "$VENV" >&2; }
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  log_step "installing $want"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$@" >&2
+  echo "$want" > "$stamp"
+}
+
+ensure_moto() { ensure_venv_pkg moto "moto[server]==$MOTO_VERSION"; }

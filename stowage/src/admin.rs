@@ -191,6 +191,15 @@ async fn audit(
         .map_err(err)
 }
 
+/// Users of an external identity provider (Cognito) are not in the local table: say so, and go
+/// on (a typo shows up here too).
+async fn warn_external(store: &stowage_local::SqliteStore, user: &UserName) -> Result<(), String> {
+    if store.get_user(user).await.map_err(err)?.is_none() {
+        eprintln!("note: no local user {user}; assuming a user of the external identity provider");
+    }
+    Ok(())
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -257,9 +266,7 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
         AdminCommand::Org(OrgCmd::Create { name, owner }) => {
             let org = OrgName::parse(&name).map_err(err)?;
             let owner = UserName::parse(&owner).map_err(err)?;
-            if store.get_user(&owner).await.map_err(err)?.is_none() {
-                return Err(format!("no user {owner}"));
-            }
+            warn_external(&store, &owner).await?;
             if !store.create_org(&org, &owner, now()).await.map_err(err)? {
                 return Err(format!("organization {org} already exists"));
             }
@@ -338,9 +345,7 @@ pub async fn run(data: &Path, cmd: AdminCommand) -> Result<(), String> {
             if store.get_org(org.as_str()).await.map_err(err)?.is_none() {
                 return Err(format!("no organization {org}"));
             }
-            if store.get_user(&user).await.map_err(err)?.is_none() {
-                return Err(format!("no user {user}"));
-            }
+            warn_external(&store, &user).await?;
             store.set_member(&org, &user, r).await.map_err(err)?;
             audit(
                 &store,

@@ -36,6 +36,55 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum IdentityKind {
+    /// Users and argon2id password hashes in this data directory.
+    Local,
+    /// A Cognito user pool (InitiateAuth for passwords, JWKS for its tokens).
+    Cognito,
+}
+
+/// The Cognito user pool, for `--identity cognito`.
+#[derive(clap::Args)]
+struct CognitoArgs {
+    #[arg(long = "cognito-region", env = "STOWAGE_COGNITO_REGION")]
+    region: Option<String>,
+    /// An endpoint override (an emulator such as moto).
+    #[arg(long = "cognito-endpoint", env = "STOWAGE_COGNITO_ENDPOINT")]
+    endpoint: Option<String>,
+    #[arg(long = "cognito-user-pool-id", env = "STOWAGE_COGNITO_USER_POOL_ID")]
+    user_pool_id: Option<String>,
+    #[arg(long = "cognito-client-id", env = "STOWAGE_COGNITO_CLIENT_ID")]
+    client_id: Option<String>,
+    /// The app client's secret (environment only, never a flag: flags show in `ps`).
+    #[arg(skip = std::env::var("STOWAGE_COGNITO_CLIENT_SECRET").ok().filter(|s| !s.is_empty()))]
+    client_secret: Option<String>,
+    /// Default: `<issuer>/.well-known/jwks.json`.
+    #[arg(long = "cognito-jwks-url", env = "STOWAGE_COGNITO_JWKS_URL")]
+    jwks_url: Option<String>,
+    /// Default: `https://cognito-idp.<region>.amazonaws.com/<user pool id>`.
+    #[arg(long = "cognito-issuer", env = "STOWAGE_COGNITO_ISSUER")]
+    issuer: Option<String>,
+}
+
+impl CognitoArgs {
+    fn config(&self) -> Result<stowage_aws::cognito::CognitoConfig, String> {
+        let need = |v: &Option<String>, what: &str| {
+            v.clone()
+                .ok_or_else(|| format!("--identity cognito needs {what}"))
+        };
+        Ok(stowage_aws::cognito::CognitoConfig {
+            region: need(&self.region, "--cognito-region")?,
+            endpoint_url: self.endpoint.clone(),
+            user_pool_id: need(&self.user_pool_id, "--cognito-user-pool-id")?,
+            client_id: need(&self.client_id, "--cognito-client-id")?,
+            client_secret: self.client_secret.clone(),
+            jwks_url: self.jwks_url.clone(),
+            issuer: self.issuer.clone(),
+        })
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     /// Human-readable lines.
@@ -65,6 +114,11 @@ enum Command {
         /// Lifetime of registry tokens, in seconds.
         #[arg(long, env = "STOWAGE_TOKEN_TTL", default_value_t = 300)]
         token_ttl: u64,
+        /// Where users and their passwords live.
+        #[arg(long, env = "STOWAGE_IDENTITY", value_enum, default_value = "local")]
+        identity: IdentityKind,
+        #[command(flatten)]
+        cognito: CognitoArgs,
     },
     #[command(flatten)]
     Admin(admin::AdminCommand),
@@ -123,6 +177,8 @@ fn main() -> std::process::ExitCode {
             allow_sparse,
             public_url,
             token_ttl,
+            identity,
+            cognito,
         } => {
             init_logging(log_format);
             let config = stowage_http::AuthConfig {
@@ -130,7 +186,14 @@ fn main() -> std::process::ExitCode {
                 token_ttl: Duration::from_secs(token_ttl),
                 ..Default::default()
             };
-            rt.block_on(serve(listen, cli.data, Policy { allow_sparse }, config))
+            rt.block_on(serve(
+                listen,
+                cli.data,
+                Policy { allow_sparse },
+                config,
+                identity,
+                &cognito,
+            ))
         }
         Command::Admin(cmd) => rt.block_on(admin::run(&cli.data, cmd)),
     };
@@ -188,10 +251,30 @@ async fn serve(
     data: PathBuf,
     policy: Policy,
     config: stowage_http::AuthConfig,
+    identity_kind: IdentityKind,
+    cognito: &CognitoArgs,
 ) -> Result<(), String> {
     let backend = stowage_local::open(&data, policy)
         .map_err(|e| format!("cannot open data directory {}: {e}", data.display()))?;
-    ensure_first_user(&*backend.store).await?;
+    let store = backend.store.clone();
+    type Providers = (
+        Arc<dyn stowage_core::ports::IdentityProvider>,
+        Option<Arc<dyn stowage_core::ports::TokenVerifier>>,
+    );
+    let (identity, external_tokens): Providers = match identity_kind {
+        IdentityKind::Local => {
+            ensure_first_user(&*store).await?;
+            (
+                Arc::new(stowage_local::identity::LocalIdentity::new(store.clone())),
+                None,
+            )
+        }
+        IdentityKind::Cognito => {
+            let c = Arc::new(stowage_aws::cognito::CognitoIdentity::new(cognito.config()?).await);
+            tracing::info!("users and passwords come from the Cognito user pool");
+            (c.clone(), Some(c))
+        }
+    };
     let keys: Vec<stowage_http::KeyMaterial> = backend
         .keys
         .iter()
@@ -201,11 +284,11 @@ async fn serve(
             public_key: k.public_key,
         })
         .collect();
-    let store = backend.store.clone();
     let auth = stowage_http::Auth {
         config,
         keys: stowage_http::TokenKeys::new(&keys).map_err(|e| e.to_string())?,
-        identity: Arc::new(stowage_local::identity::LocalIdentity::new(store.clone())),
+        identity,
+        external_tokens,
         tenancy: store.clone(),
         tokens: store.clone(),
         users: store.clone(),

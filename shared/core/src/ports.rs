@@ -299,3 +299,11 @@ pub trait IdentityProvider: Send + Sync + 'static {
     /// is never told apart).
     async fn verify_password(&self, user: &str, password: &str) -> Result<Option<UserName>>;
 }
+
+/// Verifies bearer tokens issued by an external identity provider (Cognito).
+#[async_trait]
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// The user the token speaks for, if it is valid now; `Ok(None)` for any token this
+    /// provider did not issue or that does not verify.
+    async fn verify_token(&self, token: &str) -> Result<Option<UserName>>;
+}

@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stowage_core::auth::{Action, Principal, Scope, Subject, allowed_actions};
-use stowage_core::ports::{ApiTokens, Audit, IdentityProvider, Tenancy, Users};
+use stowage_core::ports::{ApiTokens, Audit, IdentityProvider, Tenancy, TokenVerifier, Users};
 use stowage_core::tenancy::{ApiTokenRecord, AuditEvent, Role, UserName};
 use stowage_core::{Error, RepoName, Result};
 use subtle::ConstantTimeEq;
@@ -221,6 +221,8 @@ pub struct Auth {
     pub config: AuthConfig,
     pub keys: TokenKeys,
     pub identity: Arc<dyn IdentityProvider>,
+    /// Verifies bearer tokens of the external identity provider (Cognito), when there is one.
+    pub external_tokens: Option<Arc<dyn TokenVerifier>>,
     pub tenancy: Arc<dyn Tenancy>,
     pub tokens: Arc<dyn ApiTokens>,
     pub users: Arc<dyn Users>,
@@ -453,7 +455,20 @@ impl Auth {
                     None => Err(Error::Unauthorized("invalid or expired API token".into())),
                 };
             }
-            return self.verify(token).map(Credentials::Bearer);
+            return match self.verify(token) {
+                Ok(claims) => Ok(Credentials::Bearer(claims)),
+                Err(e) => match &self.external_tokens {
+                    Some(ext) if !self.is_own_token(token) => {
+                        match ext.verify_token(token).await? {
+                            Some(user) => {
+                                Ok(Credentials::Principal(self.user_principal(user).await?))
+                            }
+                            None => Err(e),
+                        }
+                    }
+                    _ => Err(e),
+                },
+            };
         }
         if let Some((user, password)) = basic_credentials(headers) {
             return self
@@ -611,6 +626,14 @@ impl Auth {
         jsonwebtoken::decode::<Claims>(token, key, &v)
             .map(|d| d.claims)
             .map_err(|_| invalid())
+    }
+
+    /// Whether a token claims to be signed by one of Stowage's keys.
+    fn is_own_token(&self, token: &str) -> bool {
+        jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|h| h.kid)
+            .is_some_and(|kid| self.keys.verifying.contains_key(&kid))
     }
 
     /// The realm URL of the token endpoint for a request with these headers.

@@ -171,6 +171,7 @@ pub async fn test_app(policy: Policy) -> TestApp {
         config: Default::default(),
         keys: stowage_http::TokenKeys::new(&keys).unwrap(),
         identity: Arc::new(stowage_local::identity::LocalIdentity::new(store.clone())),
+        external_tokens: None,
         tenancy: store.clone(),
         tokens: store.clone(),
         users: store.clone(),
