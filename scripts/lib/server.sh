@@ -39,7 +39,7 @@ start_stowage() {
   STOWAGE_URL="http://$STOWAGE_ADDR"
   mkdir -p "$data"
   STOWAGE_DATA_DIR="$data"
-  export STOWAGE_ADMIN_PASSWORD="${STOWAGE_ADMIN_PASSWORD:-e2e-admin-password}" STOWAGE_DATA_DIR
+  export STOWAGE_ADMIN_PASSWORD="${STOWAGE_ADMIN_PASSWORD-e2e-admin-password}" STOWAGE_DATA_DIR
   "$STOWAGE_BIN" serve --listen "$STOWAGE_ADDR" --data "$data" "$@" >>"$data.log" 2>&1 &
   STOWAGE_PID=$!
   export STOWAGE_ADDR STOWAGE_URL STOWAGE_PID

@@ -156,6 +156,7 @@ impl Registry {
         id: UploadId,
         now: i64,
     ) -> Result<UploadSession> {
+        self.registry_of(repo).await?;
         self.blobs.begin_upload(&id).await?;
         let session = UploadSession {
             id,

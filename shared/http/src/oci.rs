@@ -201,8 +201,13 @@ async fn route(app: &App, req: Request) -> HandlerResult {
                 Credentials::Bearer(_) => app.auth.live_actions(&creds, repo).await?,
                 Credentials::Principal(_) => granted.clone(),
             };
+            let anonymous = match &creds {
+                Credentials::None => true,
+                Credentials::Bearer(c) => Subject::from_claim(&c.sub) == Some(Subject::Anonymous),
+                Credentials::Principal(_) => false,
+            };
             return Err(match &creds {
-                Credentials::None => challenge(scope.as_deref(), None, "authentication required"),
+                _ if anonymous => challenge(scope.as_deref(), None, "authentication required"),
                 _ if live.contains(action) || live.is_empty() => challenge(
                     scope.as_deref(),
                     Some("insufficient_scope"),

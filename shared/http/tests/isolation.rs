@@ -980,3 +980,57 @@ async fn management_no_existence_oracle() {
     }
     eprintln!("management no-oracle: {compared} answers compared");
 }
+
+#[tokio::test]
+async fn tokens_signed_by_a_rotated_out_key_still_verify() {
+    use stowage_http::{KeyMaterial, TokenKeys};
+    let t = test_app(Policy::default()).await;
+    let old_jwt = t.jwt("wendy", &[FULL_SCOPE]).await;
+    // Rotate: a newer key signs, the old one still verifies.
+    let dir = tempfile::tempdir().unwrap();
+    let new = stowage_local::identity::create_signing_key(dir.path(), i64::MAX / 2).unwrap();
+    let mut keys = t.keys.clone();
+    keys.push(KeyMaterial {
+        kid: new.kid.clone(),
+        private_pem: new.private_pem.clone(),
+        public_key: new.public_key,
+    });
+    let rotated = TokenKeys::new(&keys).unwrap();
+    let only_new = TokenKeys::new(&keys[1..]).unwrap();
+    let auth = |keys| stowage_http::Auth {
+        config: Default::default(),
+        keys,
+        identity: std::sync::Arc::new(stowage_local::identity::LocalIdentity::new(t.store.clone())),
+        external_tokens: None,
+        tenancy: t.store.clone(),
+        tokens: t.store.clone(),
+        users: t.store.clone(),
+        audit_log: t.store.clone(),
+        audit: stowage_http::audit::AuditSink::start(t.store.clone()),
+        limiter: Default::default(),
+        touched: Default::default(),
+        verified: Default::default(),
+    };
+    let rotated = auth(rotated);
+    assert!(
+        rotated.verify(&old_jwt).is_ok(),
+        "old key still verifies after rotation"
+    );
+    let p = rotated
+        .user_principal(stowage_core::tenancy::UserName::parse("wendy").unwrap())
+        .await
+        .unwrap();
+    let (new_jwt, _) = rotated.issue(&p, &[]).await.unwrap();
+    let header = jsonwebtoken::decode_header(&new_jwt).unwrap();
+    assert_eq!(
+        header.kid.as_deref(),
+        Some(new.kid.as_str()),
+        "the newest key signs"
+    );
+    assert!(rotated.verify(&new_jwt).is_ok());
+    let retired = auth(only_new);
+    assert!(
+        retired.verify(&old_jwt).is_err(),
+        "a removed key no longer verifies"
+    );
+}

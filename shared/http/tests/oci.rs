@@ -655,3 +655,152 @@ async fn base_and_unknown_routes() {
         (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED")
     );
 }
+
+#[tokio::test]
+async fn public_registries_serve_anonymous_pulls_only() {
+    let s = Server::new(Policy::default()).await;
+    let img = fixtures::image("public");
+    let repo = "acme/public/app";
+    assert_eq!(
+        s.push_image(repo, &img, "v1").await.status,
+        StatusCode::CREATED
+    );
+    let anon = [("authorization", "")];
+    for path in [
+        format!("/v2/{repo}/manifests/v1"),
+        format!("/v2/{repo}/blobs/{}", Digest::sha256(&img.config)),
+        format!("/v2/{repo}/tags/list"),
+    ] {
+        let r = s.t.request(Method::GET, &path, &[], vec![]).await;
+        assert_eq!(r.status, StatusCode::OK, "anonymous GET {path}");
+    }
+    let _ = anon;
+    // The anonymous token grants pull there and nothing in private registries.
+    let r =
+        s.t.request(
+            Method::GET,
+            &format!(
+                "/v2/token?scope=repository:{repo}:pull,push&scope=repository:acme/prod/app:pull"
+            ),
+            &[],
+            vec![],
+        )
+        .await;
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {token}");
+    let r =
+        s.t.request(
+            Method::GET,
+            &format!("/v2/{repo}/manifests/v1"),
+            &[("authorization", &bearer)],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    for (method, path) in [
+        (Method::POST, format!("/v2/{repo}/blobs/uploads/")),
+        (Method::DELETE, format!("/v2/{repo}/manifests/v1")),
+        (Method::GET, "/v2/acme/prod/app/tags/list".to_string()),
+    ] {
+        let r = s.t.request(method.clone(), &path, &[], vec![]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "anonymous {method} {path}"
+        );
+        let r =
+            s.t.request(method.clone(), &path, &[("authorization", &bearer)], vec![])
+                .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "anonymous token {method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn immutable_tags_cannot_move_or_go() {
+    let s = Server::new(Policy::default()).await;
+    let repo = "acme/frozen/app";
+    let a = fixtures::image("frozen-a");
+    let b = fixtures::image("frozen-b");
+    assert_eq!(
+        s.push_image(repo, &a, "v1").await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.push_image(repo, &a, "v1").await.status,
+        StatusCode::CREATED,
+        "same target: fine"
+    );
+    let r = s.push_image(repo, &b, "v1").await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (StatusCode::FORBIDDEN, "DENIED")
+    );
+    let r = s
+        .send(
+            Method::DELETE,
+            &format!("/v2/{repo}/manifests/v1"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = s
+        .send(
+            Method::DELETE,
+            &format!("/v2/{repo}/manifests/{}", a.digest),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "deleting the manifest would remove its tag"
+    );
+    let r = s
+        .send(
+            Method::GET,
+            &format!("/v2/{repo}/manifests/v1"),
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.body, a.manifest, "unchanged");
+    assert_eq!(
+        s.push_image(repo, &b, "v2").await.status,
+        StatusCode::CREATED,
+        "new tags are fine"
+    );
+}
+
+#[tokio::test]
+async fn pushing_to_a_registry_that_does_not_exist_is_refused() {
+    let s = Server::new(Policy::default()).await;
+    let r = s
+        .send(
+            Method::POST,
+            "/v2/acme/nosuch/app/blobs/uploads/",
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (StatusCode::NOT_FOUND, "NAME_UNKNOWN")
+    );
+    assert!(String::from_utf8_lossy(&r.body).contains("acme/nosuch"));
+    let img = fixtures::image("nosuch");
+    let r = s
+        .send(
+            Method::PUT,
+            "/v2/acme/nosuch/app/manifests/v1",
+            &[("content-type", stowage_core::manifest::OCI_MANIFEST)],
+            img.manifest,
+        )
+        .await;
+    assert_eq!(r.error_code(), "NAME_UNKNOWN");
+}
