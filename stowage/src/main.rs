@@ -93,33 +93,40 @@ enum LogFormat {
     Json,
 }
 
+/// The flags of `stowage serve`.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STOWAGE_LISTEN", default_value = "127.0.0.1:5000")]
+    listen: SocketAddr,
+    /// Log format.
+    #[arg(long, env = "STOWAGE_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Accept manifests whose layers or child manifests are not in the repository
+    /// (sparse images and indexes, e.g. partial mirrors). Off: such a manifest is refused.
+    #[arg(long, env = "STOWAGE_ALLOW_SPARSE")]
+    allow_sparse: bool,
+    /// The URL clients reach this server at (for the token realm), e.g.
+    /// https://registry.example.com. Default: taken from each request's Host header.
+    #[arg(long, env = "STOWAGE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Lifetime of registry tokens, in seconds.
+    #[arg(long, env = "STOWAGE_TOKEN_TTL", default_value_t = 300)]
+    token_ttl: u64,
+    /// Where users and their passwords live.
+    #[arg(long, env = "STOWAGE_IDENTITY", value_enum, default_value = "local")]
+    identity: IdentityKind,
+    #[command(flatten)]
+    cognito: CognitoArgs,
+    /// Largest Python package file accepted by the upload API, in MiB.
+    #[arg(long, env = "STOWAGE_PYTHON_MAX_FILE_MIB", default_value_t = 1024)]
+    python_max_file_mib: u64,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the registry on this machine with embedded storage (files + SQLite).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "STOWAGE_LISTEN", default_value = "127.0.0.1:5000")]
-        listen: SocketAddr,
-        /// Log format.
-        #[arg(long, env = "STOWAGE_LOG_FORMAT", value_enum, default_value = "text")]
-        log_format: LogFormat,
-        /// Accept manifests whose layers or child manifests are not in the repository
-        /// (sparse images and indexes, e.g. partial mirrors). Off: such a manifest is refused.
-        #[arg(long, env = "STOWAGE_ALLOW_SPARSE")]
-        allow_sparse: bool,
-        /// The URL clients reach this server at (for the token realm), e.g.
-        /// https://registry.example.com. Default: taken from each request's Host header.
-        #[arg(long, env = "STOWAGE_PUBLIC_URL")]
-        public_url: Option<String>,
-        /// Lifetime of registry tokens, in seconds.
-        #[arg(long, env = "STOWAGE_TOKEN_TTL", default_value_t = 300)]
-        token_ttl: u64,
-        /// Where users and their passwords live.
-        #[arg(long, env = "STOWAGE_IDENTITY", value_enum, default_value = "local")]
-        identity: IdentityKind,
-        #[command(flatten)]
-        cognito: CognitoArgs,
-    },
+    Serve(ServeArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -171,29 +178,9 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve {
-            listen,
-            log_format,
-            allow_sparse,
-            public_url,
-            token_ttl,
-            identity,
-            cognito,
-        } => {
-            init_logging(log_format);
-            let config = stowage_http::AuthConfig {
-                public_url,
-                token_ttl: Duration::from_secs(token_ttl),
-                ..Default::default()
-            };
-            rt.block_on(serve(
-                listen,
-                cli.data,
-                Policy { allow_sparse },
-                config,
-                identity,
-                &cognito,
-            ))
+        Command::Serve(args) => {
+            init_logging(args.log_format);
+            rt.block_on(serve(cli.data, args))
         }
         Command::Admin(cmd) => rt.block_on(admin::run(&cli.data, cmd)),
     };
@@ -246,14 +233,16 @@ async fn ensure_first_user(users: &dyn Users) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(
-    listen: SocketAddr,
-    data: PathBuf,
-    policy: Policy,
-    config: stowage_http::AuthConfig,
-    identity_kind: IdentityKind,
-    cognito: &CognitoArgs,
-) -> Result<(), String> {
+async fn serve(data: PathBuf, args: ServeArgs) -> Result<(), String> {
+    let listen = args.listen;
+    let config = stowage_http::AuthConfig {
+        public_url: args.public_url.clone(),
+        token_ttl: Duration::from_secs(args.token_ttl),
+        ..Default::default()
+    };
+    let policy = Policy {
+        allow_sparse: args.allow_sparse,
+    };
     let backend = stowage_local::open(&data, policy)
         .map_err(|e| format!("cannot open data directory {}: {e}", data.display()))?;
     let store = backend.store.clone();
@@ -261,7 +250,7 @@ async fn serve(
         Arc<dyn stowage_core::ports::IdentityProvider>,
         Option<Arc<dyn stowage_core::ports::TokenVerifier>>,
     );
-    let (identity, external_tokens): Providers = match identity_kind {
+    let (identity, external_tokens): Providers = match args.identity {
         IdentityKind::Local => {
             ensure_first_user(&*store).await?;
             (
@@ -270,7 +259,8 @@ async fn serve(
             )
         }
         IdentityKind::Cognito => {
-            let c = Arc::new(stowage_aws::cognito::CognitoIdentity::new(cognito.config()?).await);
+            let c =
+                Arc::new(stowage_aws::cognito::CognitoIdentity::new(args.cognito.config()?).await);
             tracing::info!("users and passwords come from the Cognito user pool");
             (c.clone(), Some(c))
         }
@@ -297,8 +287,22 @@ async fn serve(
         limiter: Default::default(),
         touched: Default::default(),
         verified: Default::default(),
+        passwords: Default::default(),
     };
+    // Python uploads are spooled here while they are checked (same disk as the blobs).
+    let spool = data.join("tmp");
+    std::fs::create_dir_all(&spool)
+        .map_err(|e| format!("cannot create {}: {e}", spool.display()))?;
     let app = stowage_http::router(stowage_http::App {
+        python: stowage_core::python::service::PythonPackages {
+            registry: backend.registry.clone(),
+            index: store.clone(),
+        },
+        python_settings: stowage_http::pypi::PythonSettings {
+            max_file_size: args.python_max_file_mib << 20,
+            spool_dir: Some(spool),
+            ..Default::default()
+        },
         registry: backend.registry,
         auth,
     });

@@ -127,12 +127,23 @@ pub fn allowed_actions(
     repo: &RepoName,
     registry: Option<&RegistryInfo>,
 ) -> BTreeSet<Action> {
+    registry_actions(principal, repo.org(), repo.registry(), registry)
+}
+
+/// What `principal` may do to everything in registry `org/name` (the Python index of a
+/// registry, its repositories). The same rules as [`allowed_actions`].
+pub fn registry_actions(
+    principal: &Principal,
+    org: &str,
+    name: &str,
+    registry: Option<&RegistryInfo>,
+) -> BTreeSet<Action> {
     let mut out = BTreeSet::new();
     let registry_ok = principal
         .only_registry
         .as_ref()
-        .is_none_or(|r| r.as_str() == repo.registry());
-    if registry_ok && let Some(role) = principal.role_in(repo.org()) {
+        .is_none_or(|r| r.as_str() == name);
+    if registry_ok && let Some(role) = principal.role_in(org) {
         out.extend(role_actions(role));
     }
     if registry.is_some_and(|r| r.settings.public_read) {

@@ -67,9 +67,15 @@ pub enum Error {
     /// The operation is not supported here.
     #[error("{0}")]
     Unsupported(String),
-    /// A query parameter is malformed.
+    /// A request is malformed (a query parameter, an upload form, a package file).
     #[error("{0}")]
     BadRequest(String),
+    /// The request conflicts with what is stored (a different file under an existing name).
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing asked for does not exist (a Python project or file).
+    #[error("{0}")]
+    NotFound(String),
     /// A failure of the storage underneath (I/O, database). Details go to the log, not the client.
     #[error("storage failure: {0}")]
     Storage(String),

@@ -3,8 +3,9 @@
 //! What lives here: the names a registry deals in ([`names`]: repository names, tags,
 //! references, the `/v2/` path grammar), content digests and streaming hashers ([`digest`]),
 //! manifest parsing and validation ([`manifest`]), tenancy records ([`tenancy`]) and access
-//! decisions ([`auth`]), the domain error type ([`error`]) and the
-//! ports every storage adapter implements ([`ports`]).
+//! decisions ([`auth`]), Python packages ([`python`]: names, versions, filenames, metadata,
+//! archive checks, and their OCI form), the domain error type ([`error`]) and the ports every
+//! storage adapter implements ([`ports`]).
 //!
 //! What must never live here: HTTP types or status codes, AWS SDKs, the filesystem, SQL.
 //! Adapters (`stowage-local`, later `stowage-aws`) implement the ports; `stowage-http` maps
@@ -16,6 +17,7 @@ pub mod error;
 pub mod manifest;
 pub mod names;
 pub mod ports;
+pub mod python;
 pub mod registry;
 pub mod tenancy;
 

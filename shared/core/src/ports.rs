@@ -7,6 +7,7 @@
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::names::{Reference, RepoName, Tag, UploadId};
+use crate::python::NormalizedName;
 use crate::tenancy::{
     ApiTokenRecord, AuditEvent, Invitation, InvitationState, Membership, OrgInfo, OrgName,
     RegistryInfo, RegistryName, RegistrySettings, Role, UserName, UserRecord,
@@ -306,4 +307,118 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// The user the token speaks for, if it is valid now; `Ok(None)` for any token this
     /// provider did not issue or that does not verify.
     async fn verify_token(&self, token: &str) -> Result<Option<UserName>>;
+}
+
+/// One file of a Python project, as the Simple index shows it (the projection kept at upload
+/// time, so a page is one read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PythonFile {
+    pub project: NormalizedName,
+    pub filename: String,
+    /// Normalized PEP 440 version.
+    pub version: String,
+    /// `bdist_wheel` or `sdist`.
+    pub filetype: String,
+    pub size: u64,
+    /// The file's blob (always sha256).
+    pub digest: Digest,
+    /// The OCI manifest of the file's artifact.
+    pub manifest: Digest,
+    /// The core metadata file (PEP 658) when the index serves one: its blob and size.
+    pub metadata: Option<(Digest, u64)>,
+    pub requires_python: Option<String>,
+    /// Unix milliseconds.
+    pub uploaded_at_ms: i64,
+    /// Audit name of the uploader (`user:…`, `token:…`).
+    pub uploaded_by: String,
+    /// `None` when not yanked; `Some(reason)` (possibly empty) when yanked (PEP 592).
+    pub yanked: Option<String>,
+}
+
+/// A project in a registry's Python index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PythonProject {
+    pub name: NormalizedName,
+    /// The name as its latest upload's metadata wrote it.
+    pub display_name: String,
+    pub files: u64,
+    /// Unix milliseconds of the latest upload.
+    pub last_upload_ms: i64,
+}
+
+/// The outcome of [`PythonIndex::add_python_file`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddFile {
+    Added,
+    /// A file of that name is already there (nothing was changed).
+    Exists(Box<PythonFile>),
+    /// The release already has a source distribution (one per version).
+    SdistExists(String),
+}
+
+/// The Python index of each registry: projects and their files.
+///
+/// Keys always carry the organization and registry, so one registry never sees another's.
+#[async_trait]
+pub trait PythonIndex: Send + Sync + 'static {
+    /// Adds a file, atomically: nothing changes when a file of that name exists in the
+    /// project, or when `file` is an sdist and its version already has one. Durable on
+    /// return. `display_name` becomes the project's display name.
+    async fn add_python_file(
+        &self,
+        org: &OrgName,
+        registry: &RegistryName,
+        display_name: &str,
+        file: &PythonFile,
+    ) -> Result<AddFile>;
+
+    async fn python_file(
+        &self,
+        org: &OrgName,
+        registry: &RegistryName,
+        project: &NormalizedName,
+        filename: &str,
+    ) -> Result<Option<PythonFile>>;
+
+    /// Every file of the project, by filename; empty when the project does not exist.
+    async fn python_files(
+        &self,
+        org: &OrgName,
+        registry: &RegistryName,
+        project: &NormalizedName,
+    ) -> Result<Vec<PythonFile>>;
+
+    /// The project, if it has at least one file.
+    async fn python_project(
+        &self,
+        org: &OrgName,
+        registry: &RegistryName,
+        project: &NormalizedName,
+    ) -> Result<Option<PythonProject>>;
+
+    /// Every project of the registry with at least one file, by name.
+    async fn python_projects(
+        &self,
+        org: &OrgName,
+        registry: &RegistryName,
+    ) -> Result<Vec<PythonProject>>;
+
+    /// Sets (`Some(reason)`) or clears (`None`) the yank of one file. `false` if no such file.
+    async fn set_python_yanked(
+        &self,
+        org: &OrgName,
+        registry: &RegistryName,
+        project: &NormalizedName,
+        filename: &str,
+        yanked: Option<&str>,
+    ) -> Result<bool>;
+
+    /// Removes one file (the project goes with its last file). `false` if no such file.
+    async fn delete_python_file(
+        &self,
+        org: &OrgName,
+        registry: &RegistryName,
+        project: &NormalizedName,
+        filename: &str,
+    ) -> Result<bool>;
 }

@@ -232,6 +232,50 @@ pub struct Auth {
     pub limiter: Limiter,
     pub touched: TouchThrottle,
     pub verified: VerifiedCache,
+    pub passwords: PasswordCache,
+}
+
+/// Passwords that verified in the last minute, so that pip and twine, which send Basic
+/// credentials on every request, cost one identity-provider check (argon2id, or a Cognito
+/// call) per minute instead of one per file. Keyed by a SHA-256 of user and password, never
+/// the password itself; failures are never cached. A changed or removed password keeps working
+/// for at most [`PASSWORD_CACHE_TTL`] on a server that saw it verify.
+#[derive(Default)]
+pub struct PasswordCache {
+    map: Mutex<HashMap<[u8; 32], (UserName, Instant)>>,
+}
+
+/// How long a verified password is remembered.
+pub const PASSWORD_CACHE_TTL: Duration = Duration::from_secs(60);
+const PASSWORDS_MAX: usize = 10_000;
+
+impl PasswordCache {
+    fn key(user: &str, password: &str) -> [u8; 32] {
+        let mut h = sha2::Sha256::new();
+        h.update((user.len() as u64).to_le_bytes());
+        h.update(user.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    fn get(&self, user: &str, password: &str) -> Option<UserName> {
+        let key = Self::key(user, password);
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&key)
+            .filter(|(_, at)| at.elapsed() < PASSWORD_CACHE_TTL)
+            .map(|(u, _)| u.clone())
+    }
+
+    fn put(&self, user: &str, password: &str, name: UserName) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= PASSWORDS_MAX {
+            map.retain(|_, (_, at)| at.elapsed() < PASSWORD_CACHE_TTL);
+            if map.len() >= PASSWORDS_MAX {
+                map.clear();
+            }
+        }
+        map.insert(Self::key(user, password), (name, Instant::now()));
+    }
 }
 
 /// Tokens whose signature already verified, so a client reusing its token (every request of a
@@ -391,9 +435,14 @@ impl Auth {
         origin: &Origin,
         audit_login: bool,
     ) -> Result<Principal> {
-        let user_key = format!("user:{}", user.to_ascii_lowercase());
+        // API tokens are not counted per user: the user name that comes with them is
+        // `__token__` for everyone, and their 256-bit secrets cannot be guessed, so a per-token
+        // lock would only let anyone who knows a token's id lock it. The source is counted.
+        let user_key = (!password.starts_with(API_TOKEN_PREFIX))
+            .then(|| format!("user:{}", user.to_ascii_lowercase()));
         let ip_key = format!("ip:{}", origin.ip.as_deref().unwrap_or("unknown"));
-        if let Some(retry_after) = self.limiter.locked(&[user_key.clone(), ip_key.clone()]) {
+        let keys: Vec<String> = user_key.iter().cloned().chain([ip_key.clone()]).collect();
+        if let Some(retry_after) = self.limiter.locked(&keys) {
             return Err(Error::TooManyRequests { retry_after });
         }
         let found = if password.starts_with(API_TOKEN_PREFIX) {
@@ -402,14 +451,26 @@ impl Auth {
                 None => None,
             }
         } else {
-            match self.identity.verify_password(user, password).await? {
+            let name = match self.passwords.get(user, password) {
+                Some(name) => Some(name),
+                None => {
+                    let name = self.identity.verify_password(user, password).await?;
+                    if let Some(n) = &name {
+                        self.passwords.put(user, password, n.clone());
+                    }
+                    name
+                }
+            };
+            match name {
                 Some(name) => Some((self.user_principal(name).await?, None)),
                 None => None,
             }
         };
         match found {
             Some((principal, org)) => {
-                self.limiter.succeed(&user_key);
+                if let Some(k) = &user_key {
+                    self.limiter.succeed(k);
+                }
                 if !audit_login {
                     return Ok(principal);
                 }
@@ -426,8 +487,10 @@ impl Auth {
                 Ok(principal)
             }
             None => {
-                self.limiter
-                    .fail(&[(user_key, USER_FAILURES), (ip_key, SOURCE_FAILURES)]);
+                self.limiter.fail(&match user_key {
+                    Some(k) => vec![(k, USER_FAILURES), (ip_key, SOURCE_FAILURES)],
+                    None => vec![(ip_key, SOURCE_FAILURES)],
+                });
                 self.audit.record(AuditEvent {
                     id: 0,
                     at: now_secs() as i64,

@@ -50,6 +50,9 @@ pub fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::SizeInvalid(_) => (S::BAD_REQUEST, "SIZE_INVALID"),
         Error::Unsupported(_) => (S::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
         Error::BadRequest(_) => (S::BAD_REQUEST, "UNSUPPORTED"),
+        // Raised by the Python API only; listed so that every error has one answer.
+        Error::Conflict(_) => (S::CONFLICT, "DENIED"),
+        Error::NotFound(_) => (S::NOT_FOUND, "NAME_UNKNOWN"),
         Error::Storage(_) => (S::INTERNAL_SERVER_ERROR, "UNKNOWN"),
     }
 }

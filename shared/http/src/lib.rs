@@ -4,6 +4,7 @@
 //! - [`oci`]: the OCI Distribution API under `/v2/`, every route behind [`auth`].
 //! - [`token`]: the registry token endpoint `/v2/token`.
 //! - [`api`]: the management API under `/api/v1` (JSON, OpenAPI-described).
+//! - [`pypi`]: the Python package API of each registry (upload, Simple API, files).
 //! - [`auth`]: credentials, token signing and verification, sign-in throttling.
 //! - [`audit`]: the batched audit sink.
 //! - [`error`]: the one table from domain errors to OCI error codes and statuses.
@@ -18,6 +19,8 @@ pub mod auth;
 pub mod error;
 pub mod log;
 pub mod oci;
+pub mod pypi;
+pub(crate) mod ranges;
 pub mod token;
 
 pub use auth::{Auth, AuthConfig, KeyMaterial, TokenKeys};
@@ -26,12 +29,16 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use stowage_core::python::service::PythonPackages;
 use stowage_core::registry::Registry;
 
 /// What every router is built over.
 pub struct App {
     pub registry: Registry,
     pub auth: Auth,
+    /// The Python package operations (over the same registry and the Python index).
+    pub python: PythonPackages,
+    pub python_settings: pypi::PythonSettings,
 }
 
 /// Every route Stowage serves.
@@ -39,6 +46,7 @@ pub fn router(app: App) -> Router {
     let app = Arc::new(app);
     oci::router(app.clone())
         .merge(token::router(app.clone()))
+        .merge(pypi::router(app.clone()))
         .merge(api::router(app))
         .layer(axum::middleware::from_fn(log::log_requests))
 }

@@ -8,6 +8,7 @@
 use crate::App;
 use crate::auth::{Credentials, Origin, scope_for};
 use crate::error::OciError;
+use crate::ranges::byte_range;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,6 +21,7 @@ use stowage_core::auth::{Action, Subject};
 use stowage_core::manifest::{MAX_MANIFEST_BYTES, OCI_INDEX};
 use stowage_core::names::{V2Path, parse_v2_path};
 use stowage_core::ports::ByteStream;
+use stowage_core::python::service::is_python_repo;
 use stowage_core::registry::{ChunkRange, Registry};
 use stowage_core::tenancy::AuditEvent;
 use stowage_core::{Digest, Error, Reference, RepoName, Tag, UploadId};
@@ -218,6 +220,17 @@ async fn route(app: &App, req: Request) -> HandlerResult {
                 ))),
             });
         }
+    }
+    if let Some((repo, action)) = &needed_repo
+        && *action != Action::Pull
+        && is_python_repo(repo)
+    {
+        return Err(OciError::from(Error::Denied(format!(
+            "{repo} holds Python packages, which the Python API manages: upload with twine or \
+             uv publish to /api/v1/{}/{}/python/, and yank or delete through the management API",
+            repo.org(),
+            repo.registry()
+        ))));
     }
     let caller = Caller { creds, origin };
 
@@ -576,55 +589,6 @@ async fn delete_manifest(reg: &Registry, repo: &RepoName, reference: &str) -> Ha
     let reference = parse_reference(reference)?;
     reg.delete_manifest(repo, &reference).await?;
     Ok(empty(StatusCode::ACCEPTED))
-}
-
-/// Resolves a `Range: bytes=…` header against a blob of `size` bytes. `Ok(None)`: serve it
-/// all (no header, or one we do not interpret, as RFC 9110 allows).
-fn byte_range(h: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u64>>, Error> {
-    let Some(spec) = h
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().strip_prefix("bytes="))
-    else {
-        return Ok(None);
-    };
-    if spec.contains(',') {
-        return Ok(None); // multiple ranges: serve the whole blob
-    }
-    let Some((a, b)) = spec.split_once('-') else {
-        return Ok(None);
-    };
-    let (a, b) = (a.trim(), b.trim());
-    let unsatisfiable = Error::BlobRangeInvalid { size };
-    let range = if a.is_empty() {
-        let Ok(suffix) = b.parse::<u64>() else {
-            return Ok(None);
-        };
-        if suffix == 0 || size == 0 {
-            return Err(unsatisfiable);
-        }
-        size.saturating_sub(suffix)..size
-    } else {
-        let Ok(start) = a.parse::<u64>() else {
-            return Ok(None);
-        };
-        let end = if b.is_empty() {
-            size
-        } else {
-            let Ok(last) = b.parse::<u64>() else {
-                return Ok(None);
-            };
-            if last < start {
-                return Err(unsatisfiable);
-            }
-            last.saturating_add(1).min(size)
-        };
-        if start >= size {
-            return Err(unsatisfiable);
-        }
-        start..end
-    };
-    Ok(Some(range))
 }
 
 async fn get_blob(

@@ -41,7 +41,10 @@ async fn openapi_describes_every_route_and_the_router_serves_them() {
                 .replace("{reg}", "prod")
                 .replace("{repo}", "app")
                 .replace("{user}", "tess")
-                .replace("{id}", "0000");
+                .replace("{id}", "0000")
+                .replace("{project}", "nothere")
+                .replace("{file}", "nothere-1.0.tar.gz")
+                .replace("{version}", "1.0");
             let m: Method = method.to_uppercase().parse().unwrap();
             let r = call(&t, &admin, m, &concrete, None).await;
             assert!(
@@ -50,7 +53,7 @@ async fn openapi_describes_every_route_and_the_router_serves_them() {
             );
         }
     }
-    assert!(described >= 24, "{described} operations described");
+    assert!(described >= 31, "{described} operations described");
     let r = call(&t, &admin, Method::GET, "/api/v1/nothing", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

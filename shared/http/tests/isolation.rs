@@ -12,8 +12,11 @@ use stowage_core::Digest;
 use stowage_core::manifest::OCI_MANIFEST;
 use stowage_core::registry::Policy;
 use stowage_testkit::fixtures;
+use stowage_testkit::python as fx;
 
 const REPO: &str = "acme/prod/app";
+/// The Python project every matrix fixture holds (one wheel, version 1.0, in acme/prod).
+const PY_PROJECT: &str = "matrix-pkg";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Need {
@@ -165,6 +168,22 @@ async fn fixture() -> Fixture {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let layer = Digest::sha256(&img.layers[0]);
+    let r = t
+        .pypi_upload(
+            "acme/prod",
+            &basic("__token__", &t.tokens["acme-writer"]),
+            &fx::wheel_filename(PY_PROJECT, "1.0"),
+            &fx::wheel(PY_PROJECT, "1.0"),
+            PY_PROJECT,
+            "1.0",
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let scopes = [FULL_SCOPE, "registry:catalog:*"];
     let mut headers: Vec<(Caller, Option<String>, Option<String>)> = vec![
         (Caller::Anonymous, None, None),
@@ -727,6 +746,38 @@ async fn brute_force_is_slowed_per_user_and_per_source() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "other sources are not");
+
+    // Wrong API tokens (all under the user name `__token__`) never lock out a valid one, nor
+    // the token whose id they reuse.
+    let valid = &t.tokens["acme-writer"];
+    let id = valid.split('_').nth(1).unwrap();
+    for i in 0..2 * stowage_http::auth::USER_FAILURES {
+        let wrong = format!("stw_{id}_{}", "0".repeat(64));
+        let r = t
+            .request_from(
+                &format!("10.0.2.{i}"),
+                Method::GET,
+                "/v2/token",
+                &[("authorization", &token("__token__", &wrong))],
+                vec![],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = t
+        .request_from(
+            "10.0.3.1",
+            Method::GET,
+            "/v2/token",
+            &[("authorization", &token("__token__", valid))],
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "tokens are not locked per user name or id"
+    );
 }
 
 // ---- the management API ------------------------------------------------------------------
@@ -741,24 +792,26 @@ enum Mgmt {
     Admin,
     /// Only the addressee of an invitation (wendy).
     Addressee,
+    /// Writers and admins of the organization.
+    Writer,
 }
 
-/// Columns: signed in, member, admin, addressee. `0`: the route's success status.
-fn mgmt_table(caller: Caller) -> [u16; 4] {
+/// Columns: signed in, member, admin, addressee, writer. `0`: the route's success status.
+fn mgmt_table(caller: Caller) -> [u16; 5] {
     use Caller::*;
     match caller {
         Anonymous | RevokedToken | ExpiredToken | ExpiredJwt | ForeignKeyJwt | AlgNoneJwt
-        | HsConfusionJwt => [401, 401, 401, 401],
-        Viewer => [0, 0, 403, 404],
-        Writer => [0, 0, 403, 0],
-        Admin => [0, 0, 0, 404],
-        OtherOrg => [0, 404, 404, 404],
+        | HsConfusionJwt => [401, 401, 401, 401, 401],
+        Viewer => [0, 0, 403, 404, 403],
+        Writer => [0, 0, 403, 0, 0],
+        Admin => [0, 0, 0, 404, 0],
+        OtherOrg => [0, 404, 404, 404, 404],
         // A registry token for another repository still proves who wendy is.
-        OtherRepoJwt => [0, 0, 403, 0],
+        OtherRepoJwt => [0, 0, 403, 0, 0],
     }
 }
 
-const MGMT_ROUTES: [(&str, Mgmt); 24] = [
+const MGMT_ROUTES: [(&str, Mgmt); 31] = [
     ("GET /api/v1/user", Mgmt::SignedIn),
     ("GET /api/v1/orgs", Mgmt::SignedIn),
     ("POST /api/v1/orgs", Mgmt::SignedIn),
@@ -789,6 +842,34 @@ const MGMT_ROUTES: [(&str, Mgmt); 24] = [
     ("POST /api/v1/orgs/{org}/tokens", Mgmt::Admin),
     ("DELETE /api/v1/orgs/{org}/tokens/{tok}", Mgmt::Admin),
     ("GET /api/v1/orgs/{org}/audit", Mgmt::Admin),
+    (
+        "GET /api/v1/orgs/{org}/registries/prod/python/projects",
+        Mgmt::Member,
+    ),
+    (
+        "GET /api/v1/orgs/{org}/registries/prod/python/projects/matrix-pkg",
+        Mgmt::Member,
+    ),
+    (
+        "POST /api/v1/orgs/{org}/registries/prod/python/projects/matrix-pkg/files/{whl}/yank",
+        Mgmt::Writer,
+    ),
+    (
+        "DELETE /api/v1/orgs/{org}/registries/prod/python/projects/matrix-pkg/files/{whl}/yank",
+        Mgmt::Writer,
+    ),
+    (
+        "POST /api/v1/orgs/{org}/registries/prod/python/projects/matrix-pkg/versions/1.0/yank",
+        Mgmt::Writer,
+    ),
+    (
+        "DELETE /api/v1/orgs/{org}/registries/prod/python/projects/matrix-pkg/versions/1.0/yank",
+        Mgmt::Writer,
+    ),
+    (
+        "DELETE /api/v1/orgs/{org}/registries/prod/python/projects/matrix-pkg/files/{cellwhl}",
+        Mgmt::Admin,
+    ),
 ];
 
 /// Prepares one management cell: creates what it acts on (as the store, for `acme`), and
@@ -853,6 +934,25 @@ async fn prepare_mgmt(
         f.t.store.create_token(&rec).await.unwrap();
         path = path.replace("{tok}", &rec.id);
     }
+    if path.contains("{whl}") {
+        path = path.replace("{whl}", &fx::wheel_filename(PY_PROJECT, "1.0"));
+    }
+    if path.contains("{cellwhl}") {
+        let version = format!("0.{cell}");
+        let name = fx::wheel_filename(PY_PROJECT, &version);
+        let r =
+            f.t.pypi_upload(
+                "acme/prod",
+                &basic("__token__", &f.t.tokens["acme-writer"]),
+                &name,
+                &fx::wheel(PY_PROJECT, &version),
+                PY_PROJECT,
+                &version,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        path = path.replace("{cellwhl}", &name);
+    }
     if route == "DELETE /api/v1/orgs/{org}/members/tess" {
         f.t.store
             .set_member(&acme, &UserName::parse("tess").unwrap(), Role::Viewer)
@@ -880,6 +980,7 @@ async fn prepare_mgmt(
             Some(format!(r#"{{"name":"t{cell}","role":"viewer"}}"#)),
             StatusCode::CREATED,
         ),
+        _ if route.ends_with("/yank") => (None, StatusCode::OK),
         _ if method == Method::DELETE => (None, StatusCode::NO_CONTENT),
         _ => (None, StatusCode::OK),
     };
@@ -920,6 +1021,7 @@ async fn management_isolation_matrix() {
                 Mgmt::Member => 1,
                 Mgmt::Admin => 2,
                 Mgmt::Addressee => 3,
+                Mgmt::Writer => 4,
             };
             let want = match mgmt_table(caller)[col] {
                 0 => success,
@@ -960,7 +1062,7 @@ async fn management_no_existence_oracle() {
     let mut cell = 30_000;
     let mut compared = 0;
     for (route, need) in MGMT_ROUTES {
-        if !matches!(need, Mgmt::Member | Mgmt::Admin) {
+        if !matches!(need, Mgmt::Member | Mgmt::Admin | Mgmt::Writer) {
             continue;
         }
         for caller in [Caller::OtherOrg, Caller::Anonymous, Caller::ForeignKeyJwt] {
@@ -1010,6 +1112,7 @@ async fn tokens_signed_by_a_rotated_out_key_still_verify() {
         limiter: Default::default(),
         touched: Default::default(),
         verified: Default::default(),
+        passwords: Default::default(),
     };
     let rotated = auth(rotated);
     assert!(
@@ -1033,4 +1136,208 @@ async fn tokens_signed_by_a_rotated_out_key_still_verify() {
         retired.verify(&old_jwt).is_err(),
         "a removed key no longer verifies"
     );
+}
+
+// ---- the Python API ----------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Py {
+    Read,
+    Upload,
+}
+
+/// Columns: read (index, pages, files), upload. `0`: the route's success status. Registry
+/// tokens (the JWT rows) are for the OCI API and are refused outright.
+fn pypi_table(caller: Caller) -> [u16; 2] {
+    use Caller::*;
+    match caller {
+        Viewer => [0, 403],
+        Writer | Admin => [0, 0],
+        OtherOrg => [404, 404],
+        Anonymous | RevokedToken | ExpiredToken | ExpiredJwt | ForeignKeyJwt | AlgNoneJwt
+        | HsConfusionJwt | OtherRepoJwt => [401, 401],
+    }
+}
+
+const PYPI_ROUTES: [(&str, Py); 9] = [
+    ("GET python/", Py::Read),
+    ("GET python/simple/", Py::Read),
+    ("GET python/simple/matrix-pkg/", Py::Read),
+    ("GET python/simple/Matrix_Pkg/", Py::Read),
+    ("GET python/simple/nothere/", Py::Read),
+    ("GET python/files/matrix-pkg/{whl}", Py::Read),
+    ("HEAD python/files/matrix-pkg/{whl}", Py::Read),
+    ("GET python/files/matrix-pkg/{whl}.metadata", Py::Read),
+    ("POST python/", Py::Upload),
+];
+
+struct PyCell {
+    method: Method,
+    path: String,
+    content_type: Option<String>,
+    body: Vec<u8>,
+    success: StatusCode,
+    /// The upload's filename (to check a refused upload stored nothing).
+    uploaded: Option<String>,
+}
+
+fn prepare_pypi(route: &str, cell: usize, org_reg: &str) -> PyCell {
+    let (method, rest) = route.split_once(' ').unwrap();
+    let method: Method = method.parse().unwrap();
+    let path = format!(
+        "/api/v1/{org_reg}/{}",
+        rest.replace("{whl}", &fx::wheel_filename(PY_PROJECT, "1.0"))
+    );
+    let success = match rest {
+        "python/" if method == Method::GET => StatusCode::MOVED_PERMANENTLY,
+        "python/simple/Matrix_Pkg/" => StatusCode::MOVED_PERMANENTLY,
+        "python/simple/nothere/" => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
+    };
+    if method == Method::POST {
+        let version = format!("0.{cell}");
+        let name = fx::wheel_filename(PY_PROJECT, &version);
+        let (ct, body) = common::pypi_form(
+            &name,
+            &fx::wheel(PY_PROJECT, &version),
+            PY_PROJECT,
+            &version,
+        );
+        return PyCell {
+            method,
+            path,
+            content_type: Some(ct),
+            body,
+            success,
+            uploaded: Some(name),
+        };
+    }
+    PyCell {
+        method,
+        path,
+        content_type: None,
+        body: Vec::new(),
+        success,
+        uploaded: None,
+    }
+}
+
+/// What pip and twine send: Basic credentials where the caller has them, else its token. Each
+/// cell comes from its own address, so the sign-in limiter (tested on its own) stays out of it.
+async fn send_pypi(f: &Fixture, caller: Caller, c: &PyCell, cell: usize) -> Reply {
+    let (_, bearer, basic_h) = f.headers.iter().find(|(x, _, _)| *x == caller).unwrap();
+    let mut h: Vec<(&str, &str)> = Vec::new();
+    if let Some(a) = basic_h.as_ref().or(bearer.as_ref()) {
+        h.push(("authorization", a));
+    }
+    if let Some(ct) = &c.content_type {
+        h.push(("content-type", ct));
+    }
+    let ip = format!(
+        "10.{}.{}.{}",
+        (cell >> 16) & 255,
+        (cell >> 8) & 255,
+        cell & 255
+    );
+    f.t.request_from(&ip, c.method.clone(), &c.path, &h, c.body.clone())
+        .await
+}
+
+#[tokio::test]
+async fn pypi_isolation_matrix() {
+    let f = fixture().await;
+    let writer = basic("__token__", &f.t.tokens["acme-writer"]);
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    let mut cell = 40_000;
+    for (route, need) in PYPI_ROUTES {
+        for caller in CALLERS {
+            cell += 1;
+            let c = prepare_pypi(route, cell, "acme/prod");
+            let r = send_pypi(&f, caller, &c, cell).await;
+            let col = match need {
+                Py::Read => 0,
+                Py::Upload => 1,
+            };
+            let want = match pypi_table(caller)[col] {
+                0 => c.success,
+                s => StatusCode::from_u16(s).unwrap(),
+            };
+            cells += 1;
+            if r.status != want {
+                failures.push(format!(
+                    "{route} as {caller:?}: got {} want {want}: {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ));
+                continue;
+            }
+            if r.status == StatusCode::UNAUTHORIZED {
+                assert_eq!(
+                    r.header("www-authenticate"),
+                    "Basic realm=\"stowage\"",
+                    "{route} as {caller:?}: pip needs a Basic challenge"
+                );
+            }
+            // A refused upload stored nothing.
+            if let Some(name) = &c.uploaded
+                && !want.is_success()
+            {
+                let g =
+                    f.t.request(
+                        Method::GET,
+                        &format!("/api/v1/acme/prod/python/files/{PY_PROJECT}/{name}"),
+                        &[("authorization", &writer)],
+                        vec![],
+                    )
+                    .await;
+                assert_eq!(
+                    g.status,
+                    StatusCode::NOT_FOUND,
+                    "{route} as {caller:?} stored"
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {cells} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!(
+        "pypi matrix: {} routes x {} callers = {cells} cells checked",
+        PYPI_ROUTES.len(),
+        CALLERS.len()
+    );
+}
+
+#[tokio::test]
+async fn pypi_no_existence_oracle() {
+    let f = fixture().await;
+    let mut cell = 50_000;
+    let mut compared = 0;
+    for (route, _) in PYPI_ROUTES {
+        for caller in [
+            Caller::Anonymous,
+            Caller::OtherOrg,
+            Caller::RevokedToken,
+            Caller::ForeignKeyJwt,
+            Caller::OtherRepoJwt,
+        ] {
+            cell += 1;
+            let real = send_pypi(&f, caller, &prepare_pypi(route, cell, "acme/prod"), cell).await;
+            for missing in ["acme/nosuchreg", "nosuchorg/prod"] {
+                cell += 1;
+                let other = send_pypi(&f, caller, &prepare_pypi(route, cell, missing), cell).await;
+                assert_eq!(
+                    (real.status, &real.body, real.header("www-authenticate")),
+                    (other.status, &other.body, other.header("www-authenticate")),
+                    "{route} as {caller:?}: acme/prod vs {missing}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("pypi no-oracle: {compared} answers compared");
 }

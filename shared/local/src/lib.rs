@@ -7,7 +7,7 @@
 //! |-----------------------------------|--------------------------------------------------------|
 //! | `blobs/<alg>/<2 hex>/<hex>`       | a verified blob, immutable, named by its digest        |
 //! | `uploads/<id>`                    | bytes of an upload in progress                         |
-//! | `stowage.db` (+ `-wal`, `-shm`)   | metadata: repositories, links, manifests, tags, uploads, tenancy, users, tokens, audit |
+//! | `stowage.db` (+ `-wal`, `-shm`)   | metadata: repositories, links, manifests, tags, uploads, tenancy, users, tokens, audit, Python index |
 //! | `keys/<time>-<kid>.pem`           | Ed25519 keys that sign registry tokens (mode 0600); the newest signs |
 //!
 //! Durability: a chunk is fsynced before its upload size is recorded; a blob is fsynced, renamed
@@ -20,6 +20,7 @@
 mod fs_blobs;
 pub mod identity;
 mod sqlite;
+mod sqlite_python;
 mod sqlite_tenancy;
 
 pub use fs_blobs::FsBlobStore;

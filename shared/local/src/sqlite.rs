@@ -3,7 +3,8 @@
 //! Tables: `repositories(name)`, `blob_links(repo, digest, size)`, `manifests(repo, digest,
 //! media_type, body, subject, artifact_type, annotations)`, `tags(repo, tag, digest)`,
 //! `uploads(id, repo, size, started_at)`, and for tenancy (implemented in `sqlite_tenancy`)
-//! `orgs`, `registries`, `users`, `members`, `invitations`, `api_tokens`, `audit`. Every write is one transaction in WAL mode with
+//! `orgs`, `registries`, `users`, `members`, `invitations`, `api_tokens`, `audit`, and for the
+//! Python index (implemented in `sqlite_python`) `python_projects`, `python_files`. Every write is one transaction in WAL mode with
 //! `synchronous=FULL`, so a commit that acknowledges a push is on disk.
 //!
 //! Reads run inline on a small pool of read connections (WAL lets them run beside the writer);
@@ -115,6 +116,33 @@ CREATE TABLE IF NOT EXISTS audit (
     user_agent TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_org ON audit (org, id);
+CREATE TABLE IF NOT EXISTS python_projects (
+    org TEXT NOT NULL,
+    registry TEXT NOT NULL,
+    name TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    last_upload_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, registry, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS python_files (
+    org TEXT NOT NULL,
+    registry TEXT NOT NULL,
+    project TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    version TEXT NOT NULL,
+    filetype TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    metadata_digest TEXT,
+    metadata_size INTEGER,
+    requires_python TEXT,
+    uploaded_at_ms INTEGER NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    yanked TEXT,
+    PRIMARY KEY (org, registry, project, filename)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     repo TEXT NOT NULL,

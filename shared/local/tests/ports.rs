@@ -61,3 +61,10 @@ async fn sqlite_store_passes_the_tenancy_suite() {
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
     stowage_testkit::tenancy::suite(store).await;
 }
+
+#[tokio::test]
+async fn sqlite_store_passes_the_python_index_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+    stowage_testkit::python_index::suite(store).await;
+}

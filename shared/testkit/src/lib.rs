@@ -3,13 +3,17 @@
 //! - [`blob_store::suite`] and [`catalog::suite`]: the contracts of the storage ports, written
 //!   once; every adapter (local now, AWS later) must pass them unchanged.
 //! - [`tenancy::suite`]: the same for tenancy, users, API tokens and the audit log.
+//! - [`python_index::suite`]: the same for the Python index projection.
 //! - [`fixtures`]: builders for blobs, image manifests and indexes.
+//! - [`python`]: wheels, sdists, twine's upload form and body, and malformed archives.
 //!
 //! Nothing here is compiled into a shipped binary.
 
 pub mod blob_store;
 pub mod catalog;
 pub mod fixtures;
+pub mod python;
+pub mod python_index;
 pub mod tenancy;
 
 use bytes::Bytes;

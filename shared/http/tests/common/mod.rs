@@ -63,6 +63,14 @@ fn now() -> i64 {
 }
 
 pub async fn test_app(policy: Policy) -> TestApp {
+    test_app_with(policy, Default::default()).await
+}
+
+/// [`test_app`] with other Python API settings.
+pub async fn test_app_with(
+    policy: Policy,
+    python_settings: stowage_http::pypi::PythonSettings,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let backend = stowage_local::open(dir.path(), policy).unwrap();
     let store = backend.store.clone();
@@ -180,8 +188,14 @@ pub async fn test_app(policy: Policy) -> TestApp {
         limiter: Default::default(),
         touched: Default::default(),
         verified: Default::default(),
+        passwords: Default::default(),
     };
     let app = stowage_http::router(stowage_http::App {
+        python: stowage_core::python::service::PythonPackages {
+            registry: backend.registry.clone(),
+            index: store.clone(),
+        },
+        python_settings,
         registry: backend.registry,
         auth,
     });
@@ -195,6 +209,11 @@ pub async fn test_app(policy: Policy) -> TestApp {
 }
 
 impl TestApp {
+    /// The data directory the store and blobs live in.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn request(
         &self,
         method: Method,
@@ -276,5 +295,43 @@ impl TestApp {
             String::from_utf8_lossy(&r.body)
         );
         r.json()["token"].as_str().unwrap().to_string()
+    }
+}
+
+/// A Python upload as twine sends it: the multipart `Content-Type` and body for `bytes` under
+/// `filename`, with the form fields for `name`, `version` and the digests.
+pub fn pypi_form(filename: &str, bytes: &[u8], name: &str, version: &str) -> (String, Vec<u8>) {
+    let filetype = if filename.ends_with(".whl") {
+        "bdist_wheel"
+    } else {
+        "sdist"
+    };
+    let fields = stowage_testkit::python::twine_form(filename, bytes, name, version, filetype);
+    stowage_testkit::python::multipart_body(&fields, "content", filename, bytes)
+}
+
+impl TestApp {
+    /// Uploads a file to the Python API of `org/reg` with the `authorization` header value.
+    pub async fn pypi_upload(
+        &self,
+        org_reg: &str,
+        auth: &str,
+        filename: &str,
+        bytes: &[u8],
+        name: &str,
+        version: &str,
+    ) -> Reply {
+        let (ct, body) = pypi_form(filename, bytes, name, version);
+        let mut h = vec![("content-type", ct.as_str())];
+        if !auth.is_empty() {
+            h.push(("authorization", auth));
+        }
+        self.request(
+            Method::POST,
+            &format!("/api/v1/{org_reg}/python/"),
+            &h,
+            body,
+        )
+        .await
     }
 }

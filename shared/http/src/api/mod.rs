@@ -26,6 +26,8 @@ use stowage_core::tenancy::{
 };
 use stowage_core::{Error, RepoName};
 
+mod python;
+
 type Shared = Arc<App>;
 
 /// The OpenAPI document.
@@ -80,6 +82,26 @@ pub fn router(app: Shared) -> Router {
             axum::routing::delete(revoke_token),
         )
         .route("/api/v1/orgs/{org}/audit", get(audit_log))
+        .route(
+            "/api/v1/orgs/{org}/registries/{reg}/python/projects",
+            get(python::list_projects),
+        )
+        .route(
+            "/api/v1/orgs/{org}/registries/{reg}/python/projects/{project}",
+            get(python::get_project),
+        )
+        .route(
+            "/api/v1/orgs/{org}/registries/{reg}/python/projects/{project}/files/{file}",
+            axum::routing::delete(python::delete_file),
+        )
+        .route(
+            "/api/v1/orgs/{org}/registries/{reg}/python/projects/{project}/files/{file}/yank",
+            post(python::yank_file).delete(python::yank_file),
+        )
+        .route(
+            "/api/v1/orgs/{org}/registries/{reg}/python/projects/{project}/versions/{version}/yank",
+            post(python::yank_version).delete(python::yank_version),
+        )
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(app)
 }
@@ -125,6 +147,8 @@ impl From<Error> for ApiError {
             Error::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Error::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NameInvalid(_) | Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             _ => (StatusCode::BAD_REQUEST, "invalid"),
         };
