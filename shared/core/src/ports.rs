@@ -362,8 +362,9 @@ pub enum AddFile {
 #[async_trait]
 pub trait PythonIndex: Send + Sync + 'static {
     /// Adds a file, atomically: nothing changes when a file of that name exists in the
-    /// project, or when `file` is an sdist and its version already has one. Durable on
-    /// return. `display_name` becomes the project's display name.
+    /// project, or when `file` is an sdist and its release already has one (versions compared
+    /// as PEP 440 does: `1.0` and `1.0.0` are one release, see `PyVersion::release_key`).
+    /// Durable on return. `display_name` becomes the project's display name.
     async fn add_python_file(
         &self,
         org: &OrgName,

@@ -221,6 +221,20 @@ async fn twine_upload_then_pip_reads_it_back_through_both_apis() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(text(&r).contains("already has a source distribution"));
+    // ...also when the version is spelled differently (PEP 440: 1.0 is 1.0.0).
+    let short = fx::sdist_filename("Demo.Pkg", "1.0");
+    let r = t
+        .pypi_upload(
+            "acme/prod",
+            &w,
+            &short,
+            &fx::sdist_tar_gz("Demo.Pkg", "1.0"),
+            "Demo.Pkg",
+            "1.0",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", text(&r));
+    assert!(text(&r).contains("already has a source distribution"));
     let r = get(
         &t,
         &w,
@@ -745,6 +759,19 @@ async fn every_bad_upload_is_a_specific_400_and_stores_nothing() {
             &good,
         ),
         "is not for version",
+    );
+    add(
+        "a field twice",
+        multipart(
+            {
+                let mut f = form(&good_name, &good);
+                f.push(("name".into(), "other-pkg".into()));
+                f
+            },
+            &good_name,
+            &good,
+        ),
+        "appears more than once",
     );
     add(
         "bad filename",

@@ -131,6 +131,7 @@ CREATE TABLE IF NOT EXISTS python_files (
     project TEXT NOT NULL,
     filename TEXT NOT NULL,
     version TEXT NOT NULL,
+    release TEXT NOT NULL,
     filetype TEXT NOT NULL,
     size INTEGER NOT NULL,
     digest TEXT NOT NULL,

@@ -1,13 +1,14 @@
 //! [`PythonIndex`] on [`SqliteStore`]: `python_projects(org, registry, name, display_name,
-//! files, last_upload_ms)` and `python_files(org, registry, project, filename, …)`, both keyed
-//! by organization and registry first. A project row exists exactly while it has files; the
+//! files, last_upload_ms)` and `python_files(org, registry, project, filename, …, release)`,
+//! both keyed by organization and registry first; `release` is the version's
+//! `PyVersion::release_key`, so one sdist per release is checked on PEP 440 equality. A project row exists exactly while it has files; the
 //! file count and last upload time are kept in the same transaction as the file rows.
 
 use crate::sqlite::SqliteStore;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 use stowage_core::ports::{AddFile, PythonFile, PythonIndex, PythonProject};
-use stowage_core::python::NormalizedName;
+use stowage_core::python::{NormalizedName, PyVersion};
 use stowage_core::tenancy::{OrgName, RegistryName};
 use stowage_core::{Digest, Result};
 
@@ -75,6 +76,9 @@ impl PythonIndex for SqliteStore {
             display_name.to_string(),
             f.clone(),
         );
+        let release = PyVersion::parse(&f.version)
+            .map(|v| v.release_key())
+            .unwrap_or_else(|_| f.version.clone());
         self.write(move |tx| {
             let existing = tx
                 .query_row(
@@ -93,8 +97,8 @@ impl PythonIndex for SqliteStore {
                 let other: Option<String> = tx
                     .query_row(
                         "SELECT filename FROM python_files WHERE org = ?1 AND registry = ?2 \
-                         AND project = ?3 AND version = ?4 AND filetype = 'sdist'",
-                        params![org, registry, f.project.as_str(), f.version],
+                         AND project = ?3 AND release = ?4 AND filetype = 'sdist'",
+                        params![org, registry, f.project.as_str(), release],
                         |r| r.get(0),
                     )
                     .optional()?;
@@ -104,8 +108,8 @@ impl PythonIndex for SqliteStore {
             }
             tx.execute(
                 &format!(
-                    "INSERT INTO python_files (org, registry, {FILE_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                    "INSERT INTO python_files (org, registry, release, {FILE_COLUMNS}) \
+                     VALUES (?1, ?2, ?16, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ),
                 params![
                     org,
@@ -123,6 +127,7 @@ impl PythonIndex for SqliteStore {
                     f.uploaded_at_ms,
                     f.uploaded_by,
                     f.yanked,
+                    release,
                 ],
             )?;
             tx.execute(

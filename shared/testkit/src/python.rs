@@ -926,10 +926,18 @@ impl TarEntry {
     }
 }
 
+/// A numeric header field: octal digits and a NUL, or GNU base-256 when they do not fit.
 fn octal(field: &mut [u8], value: u64) {
     let s = format!("{value:0w$o}", w = field.len() - 1);
-    field[..s.len()].copy_from_slice(s.as_bytes());
-    field[s.len()] = 0;
+    if s.len() < field.len() {
+        field[..s.len()].copy_from_slice(s.as_bytes());
+        field[s.len()] = 0;
+    } else {
+        field.fill(0);
+        let n = field.len();
+        field[n - 8..].copy_from_slice(&value.to_be_bytes());
+        field[0] |= 0x80;
+    }
 }
 
 fn tar_header(path: &[u8], kind: TarKind, size: u64, link: &[u8], mode: u32) -> [u8; 512] {
@@ -1310,6 +1318,13 @@ pub fn received(filename: &str, bytes: &[u8]) -> ReceivedFile<Cursor<Vec<u8>>> {
         blake2_256: d.blake2_256,
         md5: d.md5,
     }
+}
+
+/// The `Content-Type` and body of twine's upload of `filename` (its [`twine_form`] and the
+/// file as `content`), ready to `POST`.
+pub fn twine_request(filename: &str, bytes: &[u8], name: &str, version: &str) -> (String, Vec<u8>) {
+    let fields = twine_form(filename, bytes, name, version, filetype(filename));
+    multipart_body(&fields, "content", filename, bytes)
 }
 
 /// Escapes a parameter value as urllib3 does for `Content-Disposition` (HTML5 form encoding).
@@ -1765,10 +1780,12 @@ pub mod bad {
             data: vec![],
             ..TarEntry::file(&format!("{}/zeros.bin", b.root()), b"")
         };
-        let mut header = tar_entry_header(&bomb);
-        octal(&mut header[124..136], uncompressed);
-        let mut h: [u8; 512] = header[..512].try_into().expect("one block");
+        let header = tar_entry_header(&bomb);
+        let (pax, block) = header.split_at(header.len() - 512);
+        let mut h: [u8; 512] = block.try_into().expect("one block");
+        octal(&mut h[124..136], uncompressed);
         finish_header(&mut h);
+        head.extend_from_slice(pax);
         head.extend_from_slice(&h);
         let pad = (512 - (uncompressed % 512) as usize) % 512;
         let tail = vec![0u8; pad + 1024];

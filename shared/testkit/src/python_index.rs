@@ -74,6 +74,13 @@ pub async fn suite<S: PythonIndex>(store: Arc<S>) {
         AddFile::SdistExists("my_pkg-1.0.tar.gz".into())
     );
 
+    // Releases compare as PEP 440 does: 1.0.0 is the release 1.0.
+    let sdist3 = file("my-pkg", "my_pkg-1.0.0.tar.gz", "1.0.0", "sdist", 3000);
+    assert_eq!(
+        s.add_python_file(&org, &reg, "x", &sdist3).await.unwrap(),
+        AddFile::SdistExists("my_pkg-1.0.tar.gz".into())
+    );
+
     let files = s.python_files(&org, &reg, &pkg).await.unwrap();
     assert_eq!(files, vec![whl.clone(), sdist.clone()], "by filename");
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Core metadata (`METADATA`, `PKG-INFO`; versions 1.0 to 2.5): parsed with `python-pkginfo`,
-//! then validated as PyPI does (known metadata version, a valid name and version, a valid
+//! then validated as PyPI does (known metadata version; `Metadata-Version`, `Name` and
+//! `Version` each written once and none of them `Dynamic`; a valid name and version; a valid
 //! `Requires-Python`), and projected into OCI annotations.
 
 use crate::python::names::{NormalizedName, ProjectName};
@@ -10,6 +11,19 @@ use std::collections::BTreeMap;
 pub const METADATA_VERSIONS: [&str; 9] = [
     "1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5",
 ];
+
+/// Fields a core metadata file holds exactly once.
+const SINGLE_FIELDS: [&str; 3] = ["Metadata-Version", "Name", "Version"];
+
+/// The field names of the header block (up to the first empty line; continuation lines
+/// skipped).
+fn header_names(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with([' ', '\t']))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim()))
+}
 
 /// Annotation key prefix for core metadata fields on a file's OCI layer.
 pub const ANNOTATION_PREFIX: &str = "org.python.metadata.";
@@ -44,10 +58,31 @@ impl CoreMetadata {
     /// Parses and validates a core metadata file. `source` names it in messages.
     pub fn parse(bytes: &[u8], source: &str) -> Result<CoreMetadata, MetadataError> {
         let err = |m: String| MetadataError(format!("{source}: {m}"));
-        if std::str::from_utf8(bytes).is_err() {
+        let Ok(text) = std::str::from_utf8(bytes) else {
             return Err(err("is not UTF-8".into()));
+        };
+        // A parser keeps the first of repeated fields, another the last: the file must not
+        // leave it to them which name or version it has.
+        for field in SINGLE_FIELDS {
+            if header_names(text)
+                .filter(|k| k.eq_ignore_ascii_case(field))
+                .count()
+                > 1
+            {
+                return Err(err(format!("{field} appears more than once")));
+            }
         }
         let m = python_pkginfo::Metadata::parse(bytes).map_err(|e| err(e.to_string()))?;
+        if let Some(d) = m.dynamic.iter().find(|d| {
+            SINGLE_FIELDS
+                .iter()
+                .any(|f| d.trim().eq_ignore_ascii_case(f))
+        }) {
+            return Err(err(format!(
+                "Dynamic: {} is not allowed; Metadata-Version, Name and Version are never dynamic",
+                d.trim()
+            )));
+        }
         let mv = m.metadata_version.trim().to_string();
         if !METADATA_VERSIONS.contains(&mv.as_str()) {
             return Err(err(format!(
@@ -177,10 +212,30 @@ Provides-Extra: cli\nClassifier: A :: B\n\nLong description\nwith lines\n";
                 "Metadata-Version: 2.1\nName: x\nVersion: 1\nRequires-Python: >=>3\n",
                 "Requires-Python",
             ),
+            (
+                "Metadata-Version: 2.1\nName: x\nname: y\nVersion: 1\n",
+                "Name appears more than once",
+            ),
+            (
+                "Metadata-Version: 2.1\nName: x\nVersion: 1\nVersion: 2\n",
+                "Version appears more than once",
+            ),
+            (
+                "Metadata-Version: 2.2\nName: x\nVersion: 1\nDynamic: version\n",
+                "Dynamic: version is not allowed",
+            ),
         ] {
             let e = CoreMetadata::parse(bad.as_bytes(), "PKG-INFO").unwrap_err();
             assert!(e.0.contains(why), "{bad:?}: {e}");
         }
         assert!(CoreMetadata::parse(b"Metadata-Version: 2.1\nName: \xff\n", "M").is_err());
+    }
+
+    #[test]
+    fn repeated_names_in_the_body_or_folded_lines_are_not_fields() {
+        let text = "Metadata-Version: 2.2\r\nName: x\r\nVersion: 1\r\nSummary: a\r\n \
+                    Name: folded\r\nDynamic: Classifier\r\n\r\nName: body\nVersion: 2\n";
+        let m = CoreMetadata::parse(text.as_bytes(), "PKG-INFO").unwrap();
+        assert_eq!((m.name.as_str(), m.version.normalized()), ("x", "1"));
     }
 }

@@ -95,6 +95,22 @@ pub fn prepare<R: Read + Seek>(
     limits: &Limits,
     max_file_size: u64,
 ) -> Result<Prepared> {
+    // A field that decides what is stored is sent once: which copy would win is not for the
+    // client and the server to disagree on.
+    for key in [
+        ":action",
+        "protocol_version",
+        "name",
+        "version",
+        "filetype",
+        "sha256_digest",
+        "blake2_256_digest",
+        "md5_digest",
+    ] {
+        if form.fields.iter().filter(|(k, _)| k == key).count() > 1 {
+            return Err(invalid(format!("form field {key} appears more than once")));
+        }
+    }
     match form.get(":action") {
         Some("file_upload") => {}
         Some(other) => {
@@ -272,9 +288,10 @@ impl PythonPackages {
             return same_or_conflict(existing.clone(), &prepared.digest);
         }
         if prepared.file.kind.is_sdist()
-            && let Some(other) = known
-                .iter()
-                .find(|f| f.filetype == "sdist" && f.version == version)
+            && let Some(other) = known.iter().find(|f| {
+                f.filetype == "sdist"
+                    && PyVersion::parse(&f.version).is_ok_and(|v| v == prepared.file.version)
+            })
         {
             return Err(sdist_exists(&project, &version, &other.filename));
         }

@@ -32,12 +32,29 @@ impl PyVersion {
         }
         let parsed = pep440_rs::Version::from_str(s).map_err(|e| err(e.to_string()))?;
         let normalized = parsed.to_string();
+        // Normalizing can lengthen a version (`1-1` is `1.post1`): bound the normalized form,
+        // which keys and the OCI tag (at most 128 characters) are made of.
+        if normalized.len() > 128 {
+            return Err(err("longer than 128 characters once normalized".into()));
+        }
         Ok(PyVersion { parsed, normalized })
     }
 
     /// The normalized form (`1.0.0rc1`, `2!1.0.post1`, `1.0+local.1`).
     pub fn normalized(&self) -> &str {
         &self.normalized
+    }
+
+    /// The form in which PEP 440-equal versions are identical (`1.0`, `1.0.0` and `1` are one
+    /// release): the normalized version with trailing zeros of its release segment removed,
+    /// as `packaging.utils.canonicalize_version` writes it. Keys that must be unique per
+    /// release use it.
+    pub fn release_key(&self) -> String {
+        let mut release = self.parsed.release().to_vec();
+        while release.len() > 1 && release.last() == Some(&0) {
+            release.pop();
+        }
+        self.parsed.clone().with_release(release).to_string()
     }
 
     pub fn is_prerelease(&self) -> bool {
@@ -57,8 +74,8 @@ impl PyVersion {
                 c => c,
             })
             .collect();
-        // A normalized version starts with a digit and holds [0-9a-z.], so this always parses;
-        // the length was bounded by `parse`.
+        // A normalized version starts with a digit and holds [0-9a-z.!+], so this always
+        // parses; the normalized length was bounded by `parse`.
         Tag::parse(&t).expect("a normalized PEP 440 version maps to a valid tag")
     }
 }
@@ -117,6 +134,24 @@ mod tests {
     }
 
     #[test]
+    fn release_keys_equate_pep_440_equal_versions() {
+        for (a, b) in [("1.0", "1.0.0"), ("1", "1.0.0.0"), ("2!1.0rc1", "2!1rc1")] {
+            let (a, b) = (PyVersion::parse(a).unwrap(), PyVersion::parse(b).unwrap());
+            assert_eq!(a, b);
+            assert_eq!(a.release_key(), b.release_key());
+        }
+        assert_eq!(PyVersion::parse("1.0.0").unwrap().release_key(), "1");
+        assert_eq!(
+            PyVersion::parse("1.10.0+local.0").unwrap().release_key(),
+            "1.10+local.0"
+        );
+        assert_ne!(
+            PyVersion::parse("1.0.1").unwrap().release_key(),
+            PyVersion::parse("1.1").unwrap().release_key()
+        );
+    }
+
+    #[test]
     fn orders_as_pep_440() {
         let mut v: Vec<PyVersion> = ["1.0", "1.0rc1", "1.0.post1", "0.9", "1.0.dev1", "2!0.1"]
             .iter()
@@ -139,6 +174,12 @@ mod tests {
         for bad in ["", "abc", "1.0 ", "1.*", "1..0", &"1.".repeat(100)] {
             assert!(PyVersion::parse(bad).is_err(), "{bad:?}");
         }
+        // 127 characters that normalize to 131 (`-1` is `.post1`): refused, not a panic in tag().
+        let long = format!("1{}-1", ".0".repeat(62));
+        assert_eq!(long.len(), 127);
+        assert!(PyVersion::parse(&long).is_err());
+        let fits = format!("1{}-1", ".0".repeat(60));
+        assert_eq!(PyVersion::parse(&fits).unwrap().tag().as_str().len(), 127);
         assert!(check_requires_python(">=3.8, !=3.9.*").is_ok());
         assert!(check_requires_python(">=3.8; rm -rf").is_err());
     }
