@@ -6,7 +6,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../lib/tools.sh"
 source "$here/../lib/server.sh"
-ensure_oras; ensure_crane
+source "$here/../lib/pypi.sh"
+ensure_oras; ensure_crane; ensure_pypi_tools
+pypi_package_set; pypi_isolate_env
 
 work="$(mktemp -d)"
 trap 'stop_stowage; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
@@ -27,6 +29,12 @@ check "crane signs in with the token" sh -c "printf %s '$TOKEN' | crane auth log
 echo "hello from the README" >"$work/README.md"
 check "oras pushes" sh -c "cd $work && oras push --plain-http $STOWAGE_ADDR/acme/prod/hello:v1 README.md"
 check "crane lists what was pushed" sh -c "crane ls --insecure $STOWAGE_ADDR/acme/prod/hello | grep -qx v1"
+mkdir -p "$work/dist" && cp "$PYPI_SET"/idna-*.whl "$work/dist/"
+check "twine uploads with the same token" "$VENV/bin/twine" upload --non-interactive --disable-progress-bar \
+  --repository-url "$STOWAGE_URL/api/v1/acme/prod/python/" -u __token__ -p "$TOKEN" "$work/dist/"*
+check "pip gets it from the registry (pip download)" "$VENV/bin/pip" download --no-deps --no-cache-dir -d "$work/got" \
+  --index-url "http://__token__:$TOKEN@$STOWAGE_ADDR/api/v1/acme/prod/python/simple/" idna
+check "and gets the same bytes" cmp "$work/dist/"idna-*.whl "$work/got/"idna-*.whl
 stop_stowage
 STOWAGE_ADMIN_PASSWORD="" start_stowage "$work/data"
 check "a restart does not make a new admin password" test "$(grep -c 'created the first user' "$work/data.log")" = 1

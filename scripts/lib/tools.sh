@@ -74,3 +74,23 @@ ensure_venv_pkg() {
 }
 
 ensure_moto() { ensure_venv_pkg moto "moto[server]==$MOTO_VERSION"; }
+
+# Python packaging tools for the PyPI end-to-end test and the bench, in the same venv: a recent
+# pip (the venv's own is whatever python3 -m venv bundled), twine and uv (publish, install),
+# build + hatchling (the test project's backend, so builds run with --no-isolation, offline),
+# and pypiserver (with its directory-listing cache, served by gunicorn in the bench).
+PYPI_TOOL_PINS=(
+  "pip==26.3"
+  "twine==7.0.0"
+  "uv==0.13.9"
+  "build==1.6.1"
+  "hatchling==1.33.0"
+  "pypiserver[cache]==2.4.2"
+  "gunicorn==27.0.1"
+)
+ensure_pypi_tools() { ensure_venv_pkg pypi "${PYPI_TOOL_PINS[@]}"; }
+# twine 6.2 and later refuse --skip-existing for any index but PyPI's own, before sending
+# anything; 6.1.0 is the newest twine that still sends it to another index. Its own venv.
+TWINE_SKIP_EXISTING_PIN="twine==6.1.0"
+TWINE6_VENV="$STOWAGE_TOOLS/venv-twine6"
+ensure_twine6() { VENV="$TWINE6_VENV" ensure_venv_pkg twine6 "$TWINE_SKIP_EXISTING_PIN"; }

@@ -309,6 +309,13 @@ async fn serve(data: PathBuf, args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    // Responses are written as headers, then body frames: without TCP_NODELAY a small body
+    // waits for the client's delayed ACK (about 40 ms per PEP 658 metadata file or small blob).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     tracing::info!(%listen, data = %data.display(), "stowage is serving the registry");
     axum::serve(
         listener,

@@ -1,0 +1,4 @@
+"""Stowage end-to-end test package."""
+
+__version__ = "@VERSION@"
+VARIANT = "@VARIANT@"
