@@ -184,6 +184,110 @@ impl Hasher {
     }
 }
 
+/// A SHA-256 whose running state can be saved and restored: the eight state words, the byte
+/// count and the partial block. A stateless upload (one request per chunk, as on Lambda) keeps
+/// this with the session, so finishing it never re-reads the bytes. The compression function
+/// is `sha2`'s (SHA-NI where the CPU has it); this type only carries the state and pads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ResumableSha256 {
+    state: [u32; 8],
+    /// Bytes hashed so far, the partial block included.
+    length: u64,
+    /// The bytes after the last whole 64-byte block (fewer than 64).
+    #[serde(with = "hex_bytes")]
+    partial: Vec<u8>,
+}
+
+/// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+impl Default for ResumableSha256 {
+    fn default() -> Self {
+        ResumableSha256::new()
+    }
+}
+
+impl ResumableSha256 {
+    pub fn new() -> ResumableSha256 {
+        ResumableSha256 {
+            state: SHA256_IV,
+            length: 0,
+            partial: Vec::with_capacity(64),
+        }
+    }
+
+    /// Bytes hashed so far.
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        use sha2::digest::generic_array::GenericArray;
+        self.length += bytes.len() as u64;
+        if !self.partial.is_empty() {
+            let take = (64 - self.partial.len()).min(bytes.len());
+            self.partial.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.partial.len() < 64 {
+                return;
+            }
+            sha2::compress256(&mut self.state, &[*GenericArray::from_slice(&self.partial)]);
+            self.partial.clear();
+        }
+        let mut blocks = bytes.chunks_exact(64);
+        for block in &mut blocks {
+            sha2::compress256(
+                &mut self.state,
+                std::slice::from_ref(GenericArray::from_slice(block)),
+            );
+        }
+        self.partial.extend_from_slice(blocks.remainder());
+    }
+
+    /// The digest of everything fed so far (the state is left untouched).
+    pub fn finish(&self) -> Digest {
+        use sha2::digest::generic_array::GenericArray;
+        // FIPS 180-4, 5.1.1: a 1 bit, zeros, then the length in bits, to a multiple of 64 bytes.
+        let mut state = self.state;
+        let mut tail = self.partial.clone();
+        tail.push(0x80);
+        while tail.len() % 64 != 56 {
+            tail.push(0);
+        }
+        tail.extend_from_slice(&(self.length.wrapping_mul(8)).to_be_bytes());
+        let blocks: Vec<_> = tail
+            .chunks_exact(64)
+            .map(|b| *GenericArray::from_slice(b))
+            .collect();
+        sha2::compress256(&mut state, &blocks);
+        let bytes: Vec<u8> = state.iter().flat_map(|w| w.to_be_bytes()).collect();
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hex: hex::encode(bytes),
+        }
+    }
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        let v = hex::decode(s).map_err(serde::de::Error::custom)?;
+        if v.len() >= 64 {
+            return Err(serde::de::Error::custom("a partial block has fewer than 64 bytes"));
+        }
+        Ok(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +334,33 @@ mod tests {
         h.update(b"world");
         assert_eq!(h.peek(), Digest::sha256(b"hello world"));
         assert_eq!(h.finish(), Digest::sha256(b"hello world"));
+    }
+
+    #[test]
+    fn resumable_sha256_matches_sha2_across_saves() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for cuts in [&[][..], &[0][..], &[1, 63, 64, 65][..], &[55, 56, 57, 200, 9_999][..]] {
+            let mut h = ResumableSha256::new();
+            let mut from = 0;
+            for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
+                h.update(&data[from..cut]);
+                from = cut;
+                // Save and restore between every chunk, as a stateless upload does.
+                let saved = serde_json::to_string(&h).unwrap();
+                h = serde_json::from_str(&saved).unwrap();
+            }
+            assert_eq!(h.len(), data.len() as u64);
+            assert_eq!(h.finish(), Digest::sha256(&data), "cuts {cuts:?}");
+        }
+        for n in [0usize, 1, 55, 56, 63, 64, 65, 119, 120, 128] {
+            let mut h = ResumableSha256::new();
+            h.update(&data[..n]);
+            assert_eq!(h.finish(), Digest::sha256(&data[..n]), "length {n}");
+        }
+        assert!(serde_json::from_str::<ResumableSha256>(&format!(
+            r#"{{"state":[0,0,0,0,0,0,0,0],"length":64,"partial":"{}"}}"#,
+            "00".repeat(64)
+        ))
+        .is_err());
     }
 }

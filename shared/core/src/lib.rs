@@ -21,6 +21,6 @@ pub mod python;
 pub mod registry;
 pub mod tenancy;
 
-pub use digest::{Algorithm, Digest, Hasher};
+pub use digest::{Algorithm, Digest, Hasher, ResumableSha256};
 pub use error::{Error, Result};
 pub use names::{Reference, RepoName, Tag, UploadId};

@@ -1,0 +1,1 @@
+//! Domain events on SQS (to be written: see the `Events` port).
