@@ -94,3 +94,22 @@ ensure_pypi_tools() { ensure_venv_pkg pypi "${PYPI_TOOL_PINS[@]}"; }
 TWINE_SKIP_EXISTING_PIN="twine==6.1.0"
 TWINE6_VENV="$STOWAGE_TOOLS/venv-twine6"
 ensure_twine6() { VENV="$TWINE6_VENV" ensure_venv_pkg twine6 "$TWINE_SKIP_EXISTING_PIN"; }
+
+# s3s-fs: a second S3 implementation, on the filesystem, that checks SigV4 signatures (the S3
+# blob store's suite runs against it besides moto). Built with `cargo install` into the cache.
+S3S_FS_VERSION="0.14.1"   # the newest that builds with this machine's rustc (0.15+ need 1.96)
+ensure_s3s_fs() {
+  local stamp="$STOWAGE_TOOLS/stamps/s3s-fs"
+  if [ -x "$STOWAGE_TOOLS/cargo/bin/s3s-fs" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$S3S_FS_VERSION" ]; then
+    return 0
+  fi
+  log_step "installing s3s-fs $S3S_FS_VERSION (cargo install)"
+  cargo install -q --locked s3s-fs --version "$S3S_FS_VERSION" --features binary \
+    --root "$STOWAGE_TOOLS/cargo" >&2 || return 1
+  echo "$S3S_FS_VERSION" > "$stamp"
+}
+
+# cargo-lambda (its PyPI wheel carries the binary): `cargo lambda watch` runs the function
+# binaries locally behind the Lambda runtime API, `cargo lambda build` packages them.
+CARGO_LAMBDA_VERSION="1.9.2"
+ensure_cargo_lambda() { ensure_venv_pkg cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"; }

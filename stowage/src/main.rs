@@ -7,6 +7,7 @@
 //! nothing below this file reads flags or the environment.
 
 mod admin;
+mod aws_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -85,6 +86,16 @@ impl CognitoArgs {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Backend {
+    /// Files and SQLite in the data directory.
+    Local,
+    /// S3, DynamoDB and Cognito, configured by the environment as the Lambda functions are
+    /// (STOWAGE_TABLE, STOWAGE_BUCKET, STOWAGE_TOKEN_SIGNING_KEYS, …; see docs/aws.md): the
+    /// streaming upload service in front of which the fleet runs, with no body-size limit.
+    Aws,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     /// Human-readable lines.
@@ -99,6 +110,9 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "STOWAGE_LISTEN", default_value = "127.0.0.1:5000")]
     listen: SocketAddr,
+    /// Where blobs and metadata live.
+    #[arg(long, env = "STOWAGE_BACKEND", value_enum, default_value = "local")]
+    backend: Backend,
     /// Log format.
     #[arg(long, env = "STOWAGE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -127,6 +141,9 @@ struct ServeArgs {
 enum Command {
     /// Run the registry on this machine with embedded storage (files + SQLite).
     Serve(ServeArgs),
+    /// The AWS backend: create its table and bucket, make token signing keys.
+    #[command(subcommand)]
+    Aws(aws_cmd::AwsCmd),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -182,6 +199,7 @@ fn main() -> std::process::ExitCode {
             init_logging(args.log_format);
             rt.block_on(serve(cli.data, args))
         }
+        Command::Aws(cmd) => rt.block_on(aws_cmd::run(cmd)),
         Command::Admin(cmd) => rt.block_on(admin::run(&cli.data, cmd)),
     };
     match result {
@@ -233,7 +251,51 @@ async fn ensure_first_user(users: &dyn Users) -> Result<(), String> {
     Ok(())
 }
 
+/// `serve --backend aws`: every route over the AWS adapters, configured from the environment
+/// exactly as the Lambda functions are (plus --listen, --public-url and --token-ttl).
+async fn serve_aws(args: ServeArgs) -> Result<(), String> {
+    let mut config = stowage_fleet::FleetConfig::from_env(stowage_fleet::KeyRole::Sign)?;
+    if args.public_url.is_some() {
+        config.public_url = args.public_url.clone();
+    }
+    config.token_ttl = Duration::from_secs(args.token_ttl);
+    config.allow_sparse |= args.allow_sparse;
+    let (table, bucket) = (config.storage.table.clone(), config.storage.bucket.clone());
+    let fleet = stowage_fleet::build(config).await?;
+    let app = stowage_fleet::with_call_counts(stowage_http::router_shared(fleet.app.clone()));
+    tracing::info!(%table, %bucket, "blobs in S3, metadata in DynamoDB");
+    listen_and_serve(args.listen, app, "aws").await
+}
+
+async fn listen_and_serve(
+    listen: SocketAddr,
+    app: axum::Router,
+    backend: &str,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    // Responses are written as headers, then body frames: without TCP_NODELAY a small body
+    // waits for the client's delayed ACK (about 40 ms per PEP 658 metadata file or small blob).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+    });
+    tracing::info!(%listen, backend, "stowage is serving the registry");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))
+}
+
 async fn serve(data: PathBuf, args: ServeArgs) -> Result<(), String> {
+    if args.backend == Backend::Aws {
+        return serve_aws(args).await;
+    }
     let listen = args.listen;
     let config = stowage_http::AuthConfig {
         public_url: args.public_url.clone(),
@@ -306,22 +368,6 @@ async fn serve(data: PathBuf, args: ServeArgs) -> Result<(), String> {
         registry: backend.registry,
         auth,
     });
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    // Responses are written as headers, then body frames: without TCP_NODELAY a small body
-    // waits for the client's delayed ACK (about 40 ms per PEP 658 metadata file or small blob).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY on a connection");
-        }
-    });
-    tracing::info!(%listen, data = %data.display(), "stowage is serving the registry");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server error: {e}"))
+    tracing::info!(data = %data.display(), "blobs in files, metadata in SQLite");
+    listen_and_serve(listen, app, "local").await
 }

@@ -79,7 +79,11 @@ impl CognitoIdentity {
         }
         let sdk = loader.load().await;
         CognitoIdentity {
-            client: Client::new(&sdk),
+            client: Client::from_conf(
+                aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+                    .interceptor(crate::metrics::CountCalls)
+                    .build(),
+            ),
             config,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))

@@ -44,7 +44,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 use stowage_core::ports::{BlobStore, ByteStream};
-use stowage_core::{Algorithm, Digest, Error, Hasher, ResumableSha256, Result, UploadId};
+use stowage_core::{Algorithm, Digest, Error, Hasher, Result, ResumableSha256, UploadId};
 
 /// S3's smallest part (all but the last part of a multipart upload).
 pub const MIN_PART: usize = 5 * 1024 * 1024;
@@ -113,6 +113,11 @@ pub struct S3BlobSettings {
     pub part_size: usize,
     /// Lifetime of presigned GET URLs; `None` streams blobs through the server instead.
     pub presign_ttl: Option<Duration>,
+    /// Answers of at most this many bytes are streamed by the server, larger ones redirected
+    /// to a presigned URL. The client fetches from S3 either way (one GetObject), but a small
+    /// blob streamed saves it a round trip and keeps `Docker-Content-Digest` on the answer;
+    /// 4 MiB fits a Lambda answer (6 MB, base64-encoded).
+    pub stream_max: u64,
     /// Announced as `OCI-Chunk-Min-Length`. Smaller chunks work (they gather in the tail),
     /// at the cost of reading the tail back once per chunk.
     pub min_chunk: Option<u64>,
@@ -124,6 +129,7 @@ impl S3BlobSettings {
             bucket: bucket.into(),
             part_size: 8 * 1024 * 1024,
             presign_ttl: Some(Duration::from_secs(300)),
+            stream_max: 4 * 1024 * 1024,
             min_chunk: Some(1024 * 1024),
         }
     }
@@ -144,16 +150,23 @@ pub fn s3_client(config: &aws_config::SdkConfig, path_style: bool) -> Client {
         // Content is verified by its digest; CRC32 trailers would only cost CPU.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .interceptor(crate::metrics::CountCalls)
         .build();
     Client::from_conf(conf)
 }
 
-fn s3_error<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> Error
+/// An S3 error as a storage failure naming the operation (never a body or a credential).
+fn s3_error<E, R>(op: &'static str) -> impl FnOnce(aws_sdk_s3::error::SdkError<E, R>) -> Error
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    Error::storage(aws_sdk_s3::error::DisplayErrorContext(e))
+    move |e| {
+        Error::Storage(format!(
+            "S3 {op}: {}",
+            aws_sdk_s3::error::DisplayErrorContext(e)
+        ))
+    }
 }
 
 fn blob_key(d: &Digest) -> String {
@@ -198,7 +211,7 @@ impl S3BlobStore {
             .bucket(self.bucket())
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("create_bucket"))?;
         Ok(())
     }
 
@@ -213,7 +226,7 @@ impl S3BlobStore {
         {
             Ok(o) => Ok(Some(o.content_length().unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => Err(s3_error(e)),
+            Err(e) => Err(s3_error("head_object")(e)),
         }
     }
 
@@ -226,7 +239,7 @@ impl S3BlobStore {
             .body(S3Body::from(body))
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("put_object"))?;
         Ok(out.e_tag().map(str::to_string))
     }
 
@@ -237,7 +250,7 @@ impl S3BlobStore {
             .key(key)
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("delete_object"))?;
         Ok(())
     }
 
@@ -251,7 +264,7 @@ impl S3BlobStore {
         if let Some(etag) = &state.tail_etag {
             req = req.if_match(etag);
         }
-        let out = req.send().await.map_err(s3_error)?;
+        let out = req.send().await.map_err(s3_error("get_object"))?;
         let bytes = out
             .body
             .collect()
@@ -279,7 +292,7 @@ impl S3BlobStore {
             .key(data_key(id))
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("create_multipart_upload"))?;
         let upload = out
             .upload_id()
             .ok_or_else(|| Error::Storage("S3 returned no multipart upload id".into()))?
@@ -310,7 +323,7 @@ impl S3BlobStore {
                 .body(S3Body::from(body))
                 .send()
                 .await
-                .map_err(s3_error)?;
+                .map_err(s3_error("upload_part"))?;
             let etag = out
                 .e_tag()
                 .ok_or_else(|| Error::Storage("S3 returned no ETag for a part".into()))?
@@ -349,7 +362,7 @@ impl S3BlobStore {
             if let Some(etag) = &state.tail_etag {
                 req = req.copy_source_if_match(etag);
             }
-            let out = req.send().await.map_err(s3_error)?;
+            let out = req.send().await.map_err(s3_error("upload_part_copy"))?;
             let etag = out
                 .copy_part_result()
                 .and_then(|r| r.e_tag())
@@ -373,7 +386,7 @@ impl S3BlobStore {
             )
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("complete_multipart_upload"))?;
         Ok(Some(data_key(id)))
     }
 
@@ -386,7 +399,7 @@ impl S3BlobStore {
             .key(key)
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("get_object"))?;
         let mut hasher = Hasher::new(alg);
         let mut body = out.body;
         while let Some(chunk) = body.next().await {
@@ -407,7 +420,7 @@ impl S3BlobStore {
                 .copy_source(source)
                 .send()
                 .await
-                .map_err(s3_error)?;
+                .map_err(s3_error("copy_object"))?;
             return Ok(());
         }
         let out = self
@@ -417,7 +430,7 @@ impl S3BlobStore {
             .key(to)
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("create_multipart_upload"))?;
         let upload = out
             .upload_id()
             .ok_or_else(|| Error::Storage("S3 returned no multipart upload id".into()))?
@@ -445,12 +458,14 @@ impl S3BlobStore {
                     .map(str::to_string),
                 Err(e) => {
                     let _ = self.abort_multipart(to, &upload).await;
-                    return Err(s3_error(e));
+                    return Err(s3_error("upload_part_copy")(e));
                 }
             };
             let Some(etag) = etag else {
                 let _ = self.abort_multipart(to, &upload).await;
-                return Err(Error::Storage("S3 returned no ETag for a copied part".into()));
+                return Err(Error::Storage(
+                    "S3 returned no ETag for a copied part".into(),
+                ));
             };
             parts.push(
                 CompletedPart::builder()
@@ -473,7 +488,7 @@ impl S3BlobStore {
             )
             .send()
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("complete_multipart_upload"))?;
         Ok(())
     }
 
@@ -489,24 +504,33 @@ impl S3BlobStore {
         {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
-            Err(e) => Err(s3_error(e)),
+            Err(e) => Err(s3_error("abort_multipart_upload")(e)),
         }
     }
 
-    /// Removes everything an upload left: its multipart uploads, tails, assembled data and
-    /// states. Idempotent.
-    async fn clean_up(&self, id: &UploadId) -> Result<()> {
+    /// Removes everything an upload left: its multipart uploads (but `completed`, which no
+    /// longer exists), tails, assembled data and states. Idempotent. A multipart upload of a
+    /// discarded append that cannot be aborted is left to the bucket's lifecycle rule.
+    async fn clean_up(&self, id: &UploadId, completed: Option<&str>) -> Result<()> {
         let states = self.states.all_states(id).await?;
-        let mut uploads: Vec<&str> = states.iter().filter_map(|s| s.s3_upload.as_deref()).collect();
+        let mut uploads: Vec<&str> = states
+            .iter()
+            .filter_map(|s| s.s3_upload.as_deref())
+            .filter(|u| Some(*u) != completed)
+            .collect();
         uploads.sort_unstable();
         uploads.dedup();
         for upload in uploads {
-            self.abort_multipart(&data_key(id), upload).await?;
+            if let Err(e) = self.abort_multipart(&data_key(id), upload).await {
+                tracing::warn!(upload = %id, error = %e, "cannot abort a multipart upload; the lifecycle rule will");
+            }
         }
         for s in states.iter().filter(|s| s.tail > 0) {
             self.delete_object(&tail_key(id, s.size)).await?;
         }
-        self.delete_object(&data_key(id)).await?;
+        if completed.is_some() {
+            self.delete_object(&data_key(id)).await?;
+        }
         self.states.delete_states(id).await
     }
 }
@@ -522,9 +546,10 @@ impl BlobStore for S3BlobStore {
             && r.start >= r.end
         {
             // An empty range: nothing to fetch, but the blob must exist.
-            return Ok(self.stat(digest).await?.map(|_| {
-                Box::pin(futures_util::stream::empty()) as ByteStream
-            }));
+            return Ok(self
+                .stat(digest)
+                .await?
+                .map(|_| Box::pin(futures_util::stream::empty()) as ByteStream));
         }
         let mut req = self
             .client
@@ -537,17 +562,20 @@ impl BlobStore for S3BlobStore {
         let out = match req.send().await {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(s3_error(e)),
+            Err(e) => return Err(s3_error("get_object")(e)),
         };
         let reader = out.body.into_async_read();
         let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
         Ok(Some(Box::pin(stream)))
     }
 
-    async fn presign_get(&self, digest: &Digest) -> Result<Option<String>> {
+    async fn presign_get(&self, digest: &Digest, bytes: u64) -> Result<Option<String>> {
         let Some(ttl) = self.settings.presign_ttl else {
             return Ok(None);
         };
+        if bytes <= self.settings.stream_max {
+            return Ok(None);
+        }
         let config = PresigningConfig::expires_in(ttl).map_err(Error::storage)?;
         let req = self
             .client
@@ -556,7 +584,7 @@ impl BlobStore for S3BlobStore {
             .key(blob_key(digest))
             .presigned(config)
             .await
-            .map_err(s3_error)?;
+            .map_err(s3_error("get_object"))?;
         Ok(Some(req.uri().to_string()))
     }
 
@@ -664,24 +692,25 @@ impl BlobStore for S3BlobStore {
         if expected.algorithm() == Algorithm::Sha256 {
             let actual = state.sha256.finish();
             if &actual != expected {
-                self.clean_up(id).await?;
+                self.clean_up(id, None).await?;
                 return Err(mismatch(actual));
             }
         }
         let source = match self.assemble(id, &state).await {
             Ok(s) => s,
             Err(e) => {
-                let _ = self.clean_up(id).await;
+                let _ = self.clean_up(id, None).await;
                 return Err(e);
             }
         };
+        let completed = state.s3_upload.as_deref();
         if expected.algorithm() != Algorithm::Sha256 {
             let actual = match &source {
                 Some(key) => self.hash_object(key, expected.algorithm()).await?,
                 None => Digest::of(expected.algorithm(), b""),
             };
             if &actual != expected {
-                self.clean_up(id).await?;
+                self.clean_up(id, completed).await?;
                 return Err(mismatch(actual));
             }
         }
@@ -692,11 +721,15 @@ impl BlobStore for S3BlobStore {
                 self.put_object(&target, Bytes::new()).await?;
             }
         }
-        self.clean_up(id).await?;
+        // The blob is stored and verified: a failure to tidy up must not fail the push.
+        if let Err(e) = self.clean_up(id, completed).await {
+            tracing::warn!(upload = %id, error = %e, "cannot remove a finished upload's parts");
+            self.states.delete_states(id).await?;
+        }
         Ok(size)
     }
 
     async fn abort(&self, id: &UploadId) -> Result<()> {
-        self.clean_up(id).await
+        self.clean_up(id, None).await
     }
 }

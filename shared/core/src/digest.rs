@@ -282,7 +282,9 @@ mod hex_bytes {
         let s = <String as serde::Deserialize>::deserialize(d)?;
         let v = hex::decode(s).map_err(serde::de::Error::custom)?;
         if v.len() >= 64 {
-            return Err(serde::de::Error::custom("a partial block has fewer than 64 bytes"));
+            return Err(serde::de::Error::custom(
+                "a partial block has fewer than 64 bytes",
+            ));
         }
         Ok(v)
     }
@@ -339,7 +341,12 @@ mod tests {
     #[test]
     fn resumable_sha256_matches_sha2_across_saves() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
-        for cuts in [&[][..], &[0][..], &[1, 63, 64, 65][..], &[55, 56, 57, 200, 9_999][..]] {
+        for cuts in [
+            &[][..],
+            &[0][..],
+            &[1, 63, 64, 65][..],
+            &[55, 56, 57, 200, 9_999][..],
+        ] {
             let mut h = ResumableSha256::new();
             let mut from = 0;
             for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
@@ -357,10 +364,12 @@ mod tests {
             h.update(&data[..n]);
             assert_eq!(h.finish(), Digest::sha256(&data[..n]), "length {n}");
         }
-        assert!(serde_json::from_str::<ResumableSha256>(&format!(
-            r#"{{"state":[0,0,0,0,0,0,0,0],"length":64,"partial":"{}"}}"#,
-            "00".repeat(64)
-        ))
-        .is_err());
+        assert!(
+            serde_json::from_str::<ResumableSha256>(&format!(
+                r#"{{"state":[0,0,0,0,0,0,0,0],"length":64,"partial":"{}"}}"#,
+                "00".repeat(64)
+            ))
+            .is_err()
+        );
     }
 }

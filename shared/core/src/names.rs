@@ -134,6 +134,28 @@ impl fmt::Display for Tag {
     }
 }
 
+/// `RepoName` and `Tag` travel as plain strings (in domain events) and are validated again when
+/// read back, so a deserialized name is always a valid one.
+macro_rules! string_serde {
+    ($name:ident) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                $name::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_serde!(RepoName);
+string_serde!(Tag);
+
 /// A manifest reference: a tag or a digest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Reference {

@@ -6,6 +6,7 @@
 
 use crate::digest::Digest;
 use crate::error::Result;
+use crate::events::DomainEvent;
 use crate::names::{Reference, RepoName, Tag, UploadId};
 use crate::python::NormalizedName;
 use crate::tenancy::{
@@ -35,9 +36,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// the blob's size). `None` if the blob is not stored.
     async fn get(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<Option<ByteStream>>;
 
-    /// A URL a client may fetch the blob from directly, where the store can mint one; `None`
-    /// means the router streams the bytes itself.
-    async fn presign_get(&self, _digest: &Digest) -> Result<Option<String>> {
+    /// A URL a client may fetch the blob from directly (with its own `Range`, if any), when
+    /// the store prefers that for an answer of `bytes` bytes; `None` means the router streams
+    /// the bytes itself.
+    async fn presign_get(&self, _digest: &Digest, _bytes: u64) -> Result<Option<String>> {
         Ok(None)
     }
 
@@ -291,6 +293,18 @@ pub trait Audit: Send + Sync + 'static {
         filter: &AuditFilter,
         limit: usize,
     ) -> Result<Vec<AuditEvent>>;
+}
+
+/// Publishes domain events ([`crate::events`]) for consumers that run later, elsewhere.
+///
+/// Contract: when `publish` returns `Ok`, the event is durably accepted by the transport (an
+/// SQS `SendMessage` acknowledged) and will be delivered **at least once**: a consumer may see
+/// it twice, or after a later event, so every consumer must be idempotent. On `Err` the event
+/// may or may not have been accepted; publishing it again is always safe. The in-process
+/// adapter of the local backend is weaker (at most once across a restart) and says so.
+#[async_trait]
+pub trait Events: Send + Sync + 'static {
+    async fn publish(&self, event: &DomainEvent) -> Result<()>;
 }
 
 /// Verifies user passwords (local argon2id users, or Cognito).

@@ -63,11 +63,17 @@ pub struct KeyMaterial {
     pub public_key: [u8; 32],
 }
 
-/// The signing key (the newest) and every key that still verifies, by `kid`.
+/// The signing key (the newest) and every key that still verifies, by `kid`. A process that
+/// only verifies tokens (a Lambda function other than the token endpoint) holds public keys
+/// alone: [`TokenKeys::verify_only`].
 pub struct TokenKeys {
-    signing_kid: String,
-    signing: EncodingKey,
+    signing: Option<(String, EncodingKey)>,
     verifying: HashMap<String, DecodingKey>,
+}
+
+/// The `kid` of an Ed25519 public key: the first 16 hex characters of its SHA-256.
+pub fn key_id(public_key: &[u8; 32]) -> String {
+    hex::encode(&sha2::Sha256::digest(public_key)[..8])
 }
 
 impl TokenKeys {
@@ -78,17 +84,31 @@ impl TokenKeys {
             .ok_or_else(|| Error::Storage("no token signing key".into()))?;
         let signing = EncodingKey::from_ed_pem(newest.private_pem.as_bytes())
             .map_err(|e| Error::Storage(format!("token signing key: {e}")))?;
+        let mut token_keys = TokenKeys::verify_only(
+            &keys
+                .iter()
+                .map(|k| (k.kid.clone(), k.public_key))
+                .collect::<Vec<_>>(),
+        )?;
+        token_keys.signing = Some((newest.kid.clone(), signing));
+        Ok(token_keys)
+    }
+
+    /// Keys that verify tokens and never sign one: `(kid, raw Ed25519 public key)`.
+    pub fn verify_only(keys: &[(String, [u8; 32])]) -> Result<TokenKeys> {
+        if keys.is_empty() {
+            return Err(Error::Storage("no token verification key".into()));
+        }
         let verifying = keys
             .iter()
-            .map(|k| {
-                DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(k.public_key))
-                    .map(|d| (k.kid.clone(), d))
+            .map(|(kid, public)| {
+                DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
+                    .map(|d| (kid.clone(), d))
                     .map_err(|e| Error::Storage(format!("token verification key: {e}")))
             })
             .collect::<Result<_>>()?;
         Ok(TokenKeys {
-            signing_kid: newest.kid.clone(),
-            signing,
+            signing: None,
             verifying,
         })
     }
@@ -645,10 +665,13 @@ impl Auth {
             jti: random_hex(16),
             access,
         };
+        let (kid, key) = self.keys.signing.as_ref().ok_or_else(|| {
+            Error::Storage("this process holds no token signing key (verify-only)".into())
+        })?;
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.keys.signing_kid.clone());
+        header.kid = Some(kid.clone());
         header.typ = Some("JWT".into());
-        let token = jsonwebtoken::encode(&header, &claims, &self.keys.signing)
+        let token = jsonwebtoken::encode(&header, &claims, key)
             .map_err(|e| Error::Storage(format!("signing a token: {e}")))?;
         Ok((token, claims))
     }

@@ -43,7 +43,11 @@ pub struct App {
 
 /// Every route Stowage serves.
 pub fn router(app: App) -> Router {
-    let app = Arc::new(app);
+    router_shared(Arc::new(app))
+}
+
+/// Every route Stowage serves, over an App shared with other routers.
+pub fn router_shared(app: Arc<App>) -> Router {
     oci::router(app.clone())
         .merge(token::router(app.clone()))
         .merge(pypi::router(app.clone()))

@@ -36,16 +36,48 @@ const UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
 /// Largest page of tags or repositories served at once.
 const MAX_PAGE: usize = 10_000;
 
+/// Which routes of the distribution API a router serves: all of them (`stowage serve`), or
+/// one Lambda function's share (the front sends `/v2/*/blobs/*` to one function and the rest
+/// of `/v2/` to the other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OciRoutes {
+    All,
+    /// `/v2/`, the catalog, manifests, tags and referrers.
+    Manifests,
+    /// Blobs and blob uploads.
+    Blobs,
+}
+
+impl OciRoutes {
+    fn serves(self, path: &V2Path<'_>) -> bool {
+        let blob = matches!(
+            path,
+            V2Path::Blob { .. } | V2Path::UploadStart { .. } | V2Path::Upload { .. }
+        );
+        match self {
+            OciRoutes::All => true,
+            OciRoutes::Blobs => blob,
+            OciRoutes::Manifests => !blob,
+        }
+    }
+}
+
 pub fn router(registry: Shared) -> Router {
+    router_for(registry, OciRoutes::All)
+}
+
+/// The distribution API's router, serving `routes` (others answer 404).
+pub fn router_for(registry: Shared, routes: OciRoutes) -> Router {
+    let handler = move |State(app): State<Shared>, req: Request| dispatch(app, req, routes);
     Router::new()
-        .route("/v2", any(dispatch))
-        .route("/v2/", any(dispatch))
-        .route("/v2/{*rest}", any(dispatch))
+        .route("/v2", any(handler))
+        .route("/v2/", any(handler))
+        .route("/v2/{*rest}", any(handler))
         .with_state(registry)
 }
 
-async fn dispatch(State(app): State<Shared>, req: Request) -> Response {
-    let mut resp = match route(&app, req).await {
+async fn dispatch(app: Shared, req: Request, routes: OciRoutes) -> Response {
+    let mut resp = match route(&app, req, routes).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -157,7 +189,7 @@ fn unauthorized(app: &App, headers: &HeaderMap, e: Error, scope: Option<&str>) -
     err
 }
 
-async fn route(app: &App, req: Request) -> HandlerResult {
+async fn route(app: &App, req: Request, routes: OciRoutes) -> HandlerResult {
     let reg = &app.registry;
     let path = req.uri().path().to_string();
     let rest = path
@@ -167,6 +199,13 @@ async fn route(app: &App, req: Request) -> HandlerResult {
     let query = Query::parse(req.uri().query());
     let method = req.method().clone();
     let parsed = parse_v2_path(rest).ok_or_else(not_found)?;
+    if !routes.serves(&parsed) {
+        return Err(OciError::new(
+            StatusCode::NOT_FOUND,
+            "UNSUPPORTED",
+            "this endpoint does not serve that route (the front routes it elsewhere)",
+        ));
+    }
     let name = |s: &str| RepoName::parse(s).map_err(|e| OciError::from(Error::from(e)));
 
     // Authentication, then authorization of the route's repository and action.
@@ -608,20 +647,17 @@ async fn get_blob(
             return Ok(r);
         }
     };
-    if with_body
-        && range.is_none()
-        && let Some(url) = reg.blobs.presign_get(digest).await?
-    {
+    let (status, len) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start),
+        None => (StatusCode::OK, size),
+    };
+    if with_body && let Some(url) = reg.blobs.presign_get(digest, len).await? {
         let mut r = empty(StatusCode::TEMPORARY_REDIRECT);
         r.headers_mut().insert(header::LOCATION, hv(&url));
         r.headers_mut()
             .insert(CONTENT_DIGEST, hv(&digest.to_string()));
         return Ok(r);
     }
-    let (status, len) = match &range {
-        Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start),
-        None => (StatusCode::OK, size),
-    };
     let body = if with_body {
         Body::from_stream(reg.blob_bytes(digest, range.clone()).await?)
     } else {

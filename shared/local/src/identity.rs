@@ -38,9 +38,7 @@ fn verify_hash(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
             // The parameters come from the hash itself.
-            hasher()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
+            hasher().verify_password(password.as_bytes(), &h).is_ok()
         })
         .unwrap_or(false)
 }

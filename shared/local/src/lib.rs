@@ -1,5 +1,6 @@
-//! Embedded adapters for `stowage serve`: blobs as files ([`FsBlobStore`]) and metadata in one
-//! SQLite file ([`SqliteStore`]).
+//! Embedded adapters for `stowage serve`: blobs as files ([`FsBlobStore`]), metadata in one
+//! SQLite file ([`SqliteStore`]) and domain events on an in-process channel ([`ChannelEvents`],
+//! at most once across a restart).
 //!
 //! Layout of a data directory (keep this table true):
 //!
@@ -17,12 +18,14 @@
 //! These adapters must never hold a whole blob in memory, and never decide protocol questions
 //! (that is `stowage_core::registry`).
 
+mod events;
 mod fs_blobs;
 pub mod identity;
 mod sqlite;
 mod sqlite_python;
 mod sqlite_tenancy;
 
+pub use events::ChannelEvents;
 pub use fs_blobs::FsBlobStore;
 pub use sqlite::SqliteStore;
 

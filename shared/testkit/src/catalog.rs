@@ -32,6 +32,7 @@ pub async fn suite<S: Catalog + Uploads>(store: Arc<S>) {
     blob_links(&*store).await;
     manifests_and_tags(&*store).await;
     referrers_and_listing(&*store).await;
+    large_manifests(&*store).await;
     upload_sessions(&*store).await;
 }
 
@@ -229,6 +230,116 @@ async fn referrers_and_listing(c: &dyn Catalog) {
         .unwrap();
     assert_eq!(two.len(), 2);
     assert!(two[0] < two[1]);
+}
+
+/// A manifest of exactly `size` bytes whose content varies along its length, with a subject,
+/// an artifact type and an annotation of `annotation` bytes.
+fn large_manifest(size: usize, subject: &Digest, annotation: usize) -> ManifestRecord {
+    let head = br#"{"pad":""#;
+    let tail = br#""}"#;
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(head);
+    body.extend((0..size - head.len() - tail.len()).map(|i| b'a' + ((i * 7 + i / 251) % 26) as u8));
+    body.extend_from_slice(tail);
+    let mut annotations = BTreeMap::new();
+    annotations.insert("org.example.size".to_string(), size.to_string());
+    annotations.insert("org.example.long".to_string(), "n".repeat(annotation));
+    ManifestRecord {
+        digest: Digest::sha256(&body),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        body: Bytes::from(body),
+        subject: Some(subject.clone()),
+        artifact_type: Some("application/vnd.example.large".into()),
+        annotations,
+    }
+}
+
+/// Manifests up to the 4 MiB the registry accepts come back byte for byte, by tag and by
+/// digest: one just over a DynamoDB item (400 KiB) and one of 4 MiB whose annotations alone
+/// are over it too. (Failures print no bodies: they are megabytes.)
+async fn large_manifests(c: &dyn Catalog) {
+    let r = repo("acme/prod/large");
+    let subject = Digest::sha256(b"the large subject");
+    let over_item = large_manifest(400 * 1024 + 1, &subject, 10);
+    let four_mib = large_manifest(4 * 1024 * 1024, &subject, 500 * 1024);
+    for m in [&over_item, &four_mib] {
+        let t = tag(&format!("s{}", m.body.len()));
+        c.put_manifest(&r, m, &[t.clone(), tag("latest")])
+            .await
+            .unwrap();
+        let by_tag = c.get_manifest(&r, &Reference::Tag(t)).await.unwrap();
+        assert!(
+            by_tag.as_ref() == Some(m),
+            "a {}-byte manifest comes back exactly by tag",
+            m.body.len()
+        );
+        let by_digest = c
+            .get_manifest(&r, &Reference::Digest(m.digest.clone()))
+            .await
+            .unwrap();
+        assert!(
+            by_digest.as_ref() == Some(m),
+            "a {}-byte manifest comes back exactly by digest",
+            m.body.len()
+        );
+        assert!(
+            c.missing(&r, &[], std::slice::from_ref(&m.digest))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // Pushing one again (with another tag) keeps it whole.
+    c.put_manifest(&r, &four_mib, &[tag("again")])
+        .await
+        .unwrap();
+    let again = c
+        .get_manifest(&r, &Reference::Tag(tag("again")))
+        .await
+        .unwrap();
+    assert!(
+        again.as_ref() == Some(&four_mib),
+        "a re-pushed large manifest reads back"
+    );
+    let latest = c
+        .get_manifest(&r, &Reference::Tag(tag("latest")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.digest, four_mib.digest);
+
+    let mut refs = c.referrers(&r, &subject).await.unwrap();
+    refs.sort_by_key(|x| x.size);
+    assert_eq!(refs.len(), 2);
+    for (got, want) in refs.iter().zip([&over_item, &four_mib]) {
+        assert_eq!(got.digest, want.digest);
+        assert_eq!(got.size, want.body.len() as u64);
+        assert!(got.annotations == want.annotations, "referrer annotations");
+    }
+    let arts = c.list_artifacts(&r, 10).await.unwrap();
+    let sizes: Vec<(u64, Vec<String>)> = arts.iter().map(|a| (a.size, a.tags.clone())).collect();
+    assert_eq!(
+        sizes,
+        [
+            (
+                four_mib.body.len() as u64,
+                vec!["again".into(), "latest".into(), "s4194304".into()]
+            ),
+            (over_item.body.len() as u64, vec!["s409601".into()]),
+        ]
+    );
+
+    for m in [&over_item, &four_mib] {
+        assert!(c.delete_manifest(&r, &m.digest).await.unwrap());
+        assert!(
+            c.get_manifest(&r, &Reference::Digest(m.digest.clone()))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(c.list_tags(&r, None, 100).await.unwrap().is_empty());
+    assert!(c.referrers(&r, &subject).await.unwrap().is_empty());
 }
 
 async fn upload_sessions(u: &dyn Uploads) {

@@ -9,7 +9,7 @@
 //! watcher shell kills it when its parent is gone).
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -50,7 +50,7 @@ fn free_port() -> u16 {
 
 /// Starts `program args…` under a watcher that kills it when this process is gone, then waits
 /// until the port accepts connections.
-fn start(name: &str, program: &PathBuf, args: &[String], port: u16, env: &[(&str, &str)]) {
+fn start(name: &str, program: &Path, args: &[String], port: u16) {
     let mut cmd_line = format!("'{}'", program.display());
     for a in args {
         cmd_line.push_str(&format!(" '{a}'"));
@@ -67,11 +67,11 @@ fn start(name: &str, program: &PathBuf, args: &[String], port: u16, env: &[(&str
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.spawn()
+    let mut child = cmd
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    // Reaped when the watcher exits (with the emulator), so it never lingers as a zombie.
+    std::thread::spawn(move || child.wait());
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -95,9 +95,13 @@ pub fn moto() -> String {
         start(
             "moto_server",
             &bin,
-            &["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()],
+            &[
+                "-H".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+            ],
             port,
-            &[],
         );
         format!("http://127.0.0.1:{port}")
     })
@@ -115,11 +119,8 @@ pub fn s3s_fs() -> String {
             "ensure_s3s_fs",
         );
         let port = free_port();
-        let root = std::env::temp_dir().join(format!(
-            "stowage-s3s-{}-{}",
-            std::process::id(),
-            port
-        ));
+        let root =
+            std::env::temp_dir().join(format!("stowage-s3s-{}-{}", std::process::id(), port));
         std::fs::create_dir_all(&root).expect("s3s-fs root");
         start(
             "s3s-fs",
@@ -136,7 +137,6 @@ pub fn s3s_fs() -> String {
                 root.display().to_string(),
             ],
             port,
-            &[],
         );
         format!("http://127.0.0.1:{port}")
     })

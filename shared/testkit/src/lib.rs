@@ -4,6 +4,7 @@
 //!   once; every adapter (local now, AWS later) must pass them unchanged.
 //! - [`tenancy::suite`]: the same for tenancy, users, API tokens and the audit log.
 //! - [`python_index::suite`]: the same for the Python index projection.
+//! - [`user_sync::suite`]: the user-sync consumer and invitation acceptance over a metadata store.
 //! - [`emulators`]: moto and s3s-fs on loopback for the AWS adapters' tests.
 //! - [`fixtures`]: builders for blobs, image manifests and indexes.
 //! - [`python`]: wheels, sdists, twine's upload form and body, and malformed archives.
@@ -17,6 +18,7 @@ pub mod fixtures;
 pub mod python;
 pub mod python_index;
 pub mod tenancy;
+pub mod user_sync;
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;

@@ -6,24 +6,94 @@
 //! the tenant (organization, registry, repository), so one tenant's query can never return
 //! another's items: isolation is structural.
 //!
-//! Access patterns → keys (each is one GetItem or one Query unless it says otherwise):
+//! Access patterns → keys (each is one GetItem or one Query unless it says otherwise; "Query"
+//! may take several pages; base-table reads are strongly consistent, GSI reads cannot be):
 //!
 //! | pattern | operation | key |
 //! |---|---|---|
 //! | S3 upload state at a size (`s3_blobs`) | GetItem | `UPLOAD#<id>` / `S3STATE#<size, 20 digits>` |
 //! | every S3 upload state of an upload (cleanup) | Query | `UPLOAD#<id>` / begins_with `S3STATE#` |
+//! | upload session (`uploads`) | GetItem | `UPLOAD#<id>` / `SESSION` |
+//! | repository exists (`catalog`) | GetItem | `REPOS#<org>` / `<repo>` |
+//! | repositories under a prefix (catalog listing) | Query per prefix, merged | `REPOS#<org>` / `<repo>` BETWEEN `<prefix or last>` AND `<prefix>~` |
+//! | blob link check (HEAD/GET blob, mount from a repo) | GetItem | `REPO#<repo>` / `BLOB#<digest>` |
+//! | blob linked in any repo under a prefix (mount) | Query gsi1, Limit 1 | `BLOB#<digest>` / begins_with `<prefix>` |
+//! | blob linked anywhere (may its bytes be deleted?) | GetItem, consistent | `BLOBREF#<digest>` / `COUNT` (`links` > 0) |
+//! | blobs and manifests missing in a repo (manifest push) | BatchGetItem | `REPO#<repo>` / `BLOB#<digest>`, `MANIFEST#<digest>` |
+//! | pull by digest (manifest + its body parts) | Query (one page; ~6 for a 4 MiB manifest) | `REPO#<repo>` / BETWEEN `MANIFEST#<digest>` AND `MANIFEST#<digest>#PART$` |
+//! | pull by tag | GetItem, then pull by digest | `REPO#<repo>` / `TAG#<tag>` (→ digest) |
+//! | tag list page | Query, Limit n+1 | `REPO#<repo>` / BETWEEN `TAG#<last>` AND `TAG$` |
+//! | referrers of a digest | Query | `REPO#<repo>` / begins_with `REFERRER#<subject>#` |
+//! | artifacts of a repo, newest first (management) | Query without bodies, sorted in memory | `REPO#<repo>` / begins_with `MANIFEST#` |
+//! | a manifest's head and tags (delete) | Query without bodies (a large manifest's parts are read, not transferred) | `REPO#<repo>` / begins_with `MANIFEST#<digest>` |
+//! | current targets of the tags being pushed (+ a large manifest's head) | BatchGetItem | `REPO#<repo>` / `TAG#<tag>`…, `MANIFEST#<digest>` |
+//! | organization (`tenancy`) | GetItem | `ORG#<org>` / `ORG` |
+//! | registry (push path) | GetItem | `ORG#<org>` / `REGISTRY#<name>` |
+//! | registries of an org | Query | `ORG#<org>` / begins_with `REGISTRY#` |
+//! | a member's role | GetItem | `ORG#<org>` / `MEMBER#<user>` |
+//! | members of an org | Query | `ORG#<org>` / begins_with `MEMBER#` |
+//! | orgs of a user | Query | `USER#<user>` / begins_with `MEMBER#` |
+//! | user | GetItem | `USER#<user>` / `PROFILE` |
+//! | every user (management) | Query gsi1 | `USERS` / `<user>` |
+//! | invitation | GetItem | `INVITE#<id>` / `INVITE` |
+//! | invitations of an org (management) | Query gsi1 | `INVITES#<org>` / `<created, 20 digits>#<id>` |
+//! | pending invitations by email (sign-up) | Query | `INVITEE#<email>` (copies of the pending ones) |
+//! | API token (every token-authenticated request) | GetItem | `TOKEN#<id>` / `TOKEN` |
+//! | API tokens of an org (management) | Query gsi1 | `TOKENS#<org>` / `<created, 20 digits>#<id>` |
+//! | audit events of an org, newest first, before an id (`audit`) | Query backward, filtered | `AUDIT#<org>` / `<id, 20 digits>` (`< before`) |
+//! | Python projects of a registry (`python`) | Query | `PY#<org>#<registry>` / begins_with `PROJECT#` |
+//! | a Python project | GetItem | `PY#<org>#<registry>` / `PROJECT#<name>` |
+//! | files of a project (Simple page) | Query | `PYPROJECT#<org>#<registry>#<project>` / begins_with `FILE#` |
+//! | a Python file | GetItem | `PYPROJECT#<org>#<registry>#<project>` / `FILE#<filename>` |
+//! | file, project and release sdist before an add/delete | BatchGetItem | the `FILE#`, `PROJECT#` and `SDIST#<release>` keys |
 //!
-//! (The submodules add their rows; the table above is the whole design.)
+//! Writes that two writers could race are transactions or conditional writes (each module's
+//! documentation says which invariant each keeps):
+//!
+//! | write | how |
+//! |---|---|
+//! | link blob | TransactWriteItems: put link (if absent) + `ADD links 1` on `BLOBREF#` + repository index entry (`if_not_exists`) |
+//! | unlink blob | TransactWriteItems: delete link (if present) + `ADD links -1`; then delete `BLOBREF#` if `links <= 0` |
+//! | put manifest with N tags | BatchGetItem (tags) + TransactWriteItems: repository entry, head (update `if_not_exists`, or put if absent / check `nonce` for a large one), referrer, per moved tag: put tag (condition: still at the digest read) + delete old reverse entry + put new one; large bodies: BatchWriteItem of the parts first |
+//! | delete manifest | Query + TransactWriteItems: delete head (condition: `pushed_us` and `tag_version` as read), referrer, each tag (condition: still at this digest) and its reverse entry; then BatchWriteItem deleting the parts |
+//! | delete tag | GetItem + TransactWriteItems: delete tag (condition: digest as read) + reverse entry |
+//! | upload session | PutItem (if absent), UpdateItem size (if present; refreshes `expires_at`), DeleteItem |
+//! | create org | TransactWriteItems: org (if absent) + both membership items |
+//! | create registry | TransactWriteItems: check org exists + put registry (if absent) |
+//! | update / delete registry | UpdateItem / DeleteItem, condition present |
+//! | set / remove member | TransactWriteItems: both membership items (remove: if present) |
+//! | create invitation | PutItem (if absent); a pending one: TransactWriteItems with its `INVITEE#` copy |
+//! | invitation state | GetItem + TransactWriteItems: update (condition `state = from`) + delete or put the `INVITEE#` copy |
+//! | revoke token | UpdateItem, condition `org = :org AND attribute_not_exists(revoked_at)` |
+//! | users, tokens created | PutItem, condition absent |
+//! | audit events | BatchWriteItem, 25 per call (keys are unique ids) |
+//! | add Python file | BatchGetItem + TransactWriteItems: file (if absent), sdist of the release (if absent), project (condition: as read) |
+//! | delete Python file | BatchGetItem + TransactWriteItems: file (if present), its release's sdist item, project (condition: as read; deleted with its last file) |
+//!
+//! `gsi2` is not used yet (kept for the findings patterns: vulnerability id → manifests).
+//!
+//! A transaction that loses a race is retried from its read (a few times, with backoff).
+//! Sort keys are built from validated names (no `#` in org, registry, repository, tag, digest
+//! or project names), so one prefix never matches another's items. Times that order keys are
+//! zero-padded to 20 digits.
 //!
 //! Conditional or transactional writes wherever two writers could race. This module decides
-//! nothing about protocol or access; it stores what the domain hands it.
+//! nothing about protocol or access; it stores what the domain hands it, and never puts a
+//! request's content or a secret into an error or a log.
 
+mod audit;
+mod catalog;
+mod item;
+mod ops;
+mod python;
+mod tenancy;
 mod upload_state;
+mod uploads;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use stowage_core::{Error, Result};
 
@@ -138,6 +208,15 @@ impl DynamoStore {
             .map_err(storage)?;
         Ok(())
     }
+}
+
+/// A DynamoDB client for `config`, its calls counted ([`crate::metrics`]).
+pub fn dynamodb_client(config: &aws_config::SdkConfig) -> Client {
+    Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(config)
+            .interceptor(crate::metrics::CountCalls)
+            .build(),
+    )
 }
 
 /// An SDK error as a storage failure, with the service's own error code and message (never a

@@ -37,7 +37,11 @@ fn parse(item: &HashMap<String, AttributeValue>) -> Result<MultipartState> {
 
 impl DynamoStore {
     /// The sort keys of every state item of upload `id`.
-    async fn state_keys(&self, id: &UploadId, with_state: bool) -> Result<Vec<HashMap<String, AttributeValue>>> {
+    async fn state_keys(
+        &self,
+        id: &UploadId,
+        with_state: bool,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>> {
         let mut items = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -76,7 +80,10 @@ impl MultipartStates for DynamoStore {
             .item(PK, pk(id))
             .item(SK, sk(state.size))
             .item("state", AttributeValue::S(json))
-            .item(EXPIRES_AT, AttributeValue::N((now() + STATE_TTL_SECS).to_string()))
+            .item(
+                EXPIRES_AT,
+                AttributeValue::N((now() + STATE_TTL_SECS).to_string()),
+            )
             .send()
             .await
             .map_err(storage)?;
@@ -98,11 +105,7 @@ impl MultipartStates for DynamoStore {
     }
 
     async fn all_states(&self, id: &UploadId) -> Result<Vec<MultipartState>> {
-        self.state_keys(id, true)
-            .await?
-            .iter()
-            .map(parse)
-            .collect()
+        self.state_keys(id, true).await?.iter().map(parse).collect()
     }
 
     async fn delete_states(&self, id: &UploadId) -> Result<()> {

@@ -652,7 +652,8 @@ async fn file(
         None
     };
     let registry = &app.registry;
-    if with_body && let Some(url) = registry.blobs.presign_get(&digest).await? {
+    let bytes = range.as_ref().map_or(size, |r| r.end - r.start);
+    if with_body && let Some(url) = registry.blobs.presign_get(&digest, bytes).await? {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::TEMPORARY_REDIRECT;
         r.headers_mut().insert(header::LOCATION, hv(&url));
