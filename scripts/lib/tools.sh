@@ -7,7 +7,7 @@
 #   - Debian packages with apt-get, only when the command is missing.
 # It never downloads a prebuilt binary from anywhere but the package registries.
 
-STOWAGE_TOOLS="${STOWAGE_TOOLS:-$HOME/.cache/stowage/tools}"
+export STOWAGE_TOOLS="${STOWAGE_TOOLS:-$HOME/.cache/stowage/tools}"
 TOOLS_BIN="$STOWAGE_TOOLS/bin"
 mkdir -p "$TOOLS_BIN" "$STOWAGE_TOOLS/stamps"
 case ":$PATH:" in *":$TOOLS_BIN:"*) ;; *) export PATH="$TOOLS_BIN:$PATH" ;; esac

@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
-use stowage_core::ports::{BlobStore, ByteStream};
+use stowage_core::ports::{BlobStore, ByteStream, put_whole_in_session};
 use stowage_core::{Algorithm, Digest, Error, Hasher, Result, ResumableSha256, UploadId};
 
 /// S3's smallest part (all but the last part of a multipart upload).
@@ -731,5 +731,47 @@ impl BlobStore for S3BlobStore {
 
     async fn abort(&self, id: &UploadId) -> Result<()> {
         self.clean_up(id, None).await
+    }
+
+    /// A blob of at most one part's size with a declared length is gathered in memory,
+    /// verified and written with one PutObject (no state, no tail, no copy); others go
+    /// through an upload session.
+    async fn put_whole(
+        &self,
+        id: &UploadId,
+        expected: &Digest,
+        length: Option<u64>,
+        mut body: ByteStream,
+    ) -> Result<u64> {
+        let Some(len) = length.filter(|&l| l <= self.settings.part_size as u64) else {
+            return put_whole_in_session(self, id, expected, length, body).await;
+        };
+        let mut buf = BytesMut::with_capacity(len as usize);
+        let mut hasher = Hasher::new(expected.algorithm());
+        while let Some(frame) = body.next().await {
+            let frame = frame
+                .map_err(|e| Error::BlobUploadInvalid(format!("request body ended early: {e}")))?;
+            if buf.len() + frame.len() > len as usize {
+                return Err(Error::BlobUploadInvalid(format!(
+                    "received more than the {len} bytes Content-Length said"
+                )));
+            }
+            hasher.update(&frame);
+            buf.extend_from_slice(&frame);
+        }
+        if buf.len() as u64 != len {
+            return Err(Error::BlobUploadInvalid(format!(
+                "received {} bytes but Content-Length said {len}",
+                buf.len()
+            )));
+        }
+        let actual = hasher.finish();
+        if &actual != expected {
+            return Err(Error::DigestInvalid(format!(
+                "uploaded content has digest {actual}, not {expected}"
+            )));
+        }
+        self.put_object(&blob_key(expected), buf.freeze()).await?;
+        Ok(len)
     }
 }

@@ -210,6 +210,14 @@ impl UploadId {
         UploadId(hex::encode(bytes))
     }
 
+    /// Another id derived from this one (its SHA-256, cut to 16 bytes): as unguessable as
+    /// this one, for a second session that belongs to the same request.
+    pub fn derived(&self) -> UploadId {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(self.0.as_bytes());
+        UploadId(hex::encode(&hash[..16]))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -68,6 +68,52 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Discards the upload. Idempotent.
     async fn abort(&self, id: &UploadId) -> Result<()>;
+
+    /// Stores a blob sent whole in one request: `body` (of `length` bytes when the client
+    /// declared it) is verified against `expected` and, when it matches, made visible
+    /// atomically. Stores nothing otherwise: [`crate::Error::DigestInvalid`] on a mismatch,
+    /// [`crate::Error::BlobUploadInvalid`] when the body is not `length` bytes. `id` is a fresh
+    /// id the store may use for an upload session of its own. Returns the size.
+    ///
+    /// The default goes through the upload session API; a store that can write a small blob
+    /// in one step (S3: one PutObject) does so.
+    async fn put_whole(
+        &self,
+        id: &UploadId,
+        expected: &Digest,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<u64> {
+        put_whole_in_session(self, id, expected, length, body).await
+    }
+}
+
+/// [`BlobStore::put_whole`] through the upload session API (its default; stores with a
+/// faster way for some blobs fall back to it for the others).
+pub async fn put_whole_in_session<S: BlobStore + ?Sized>(
+    store: &S,
+    id: &UploadId,
+    expected: &Digest,
+    length: Option<u64>,
+    body: ByteStream,
+) -> Result<u64> {
+    store.begin_upload(id).await?;
+    let size = match store.append(id, 0, body).await {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = store.abort(id).await;
+            return Err(e);
+        }
+    };
+    if let Some(len) = length
+        && len != size
+    {
+        let _ = store.abort(id).await;
+        return Err(crate::Error::BlobUploadInvalid(format!(
+            "received {size} bytes but Content-Length said {len}"
+        )));
+    }
+    store.complete(id, size, expected).await
 }
 
 /// State of an upload session, kept by [`Uploads`].

@@ -168,6 +168,22 @@ impl Registry {
         Ok(session)
     }
 
+    /// Stores a blob sent whole in one request (`POST ?digest=` with the body) and links it in
+    /// `repo`, without an upload session. `id` is a fresh upload id for the store's own use.
+    pub async fn put_blob(
+        &self,
+        repo: &RepoName,
+        id: UploadId,
+        digest: &Digest,
+        length: Option<u64>,
+        body: ByteStream,
+    ) -> Result<u64> {
+        self.registry_of(repo).await?;
+        let size = self.blobs.put_whole(&id, digest, length, body).await?;
+        self.catalog.link_blob(repo, digest, size).await?;
+        Ok(size)
+    }
+
     /// The session, if it exists and belongs to `repo`.
     pub async fn upload(&self, repo: &RepoName, id: &UploadId) -> Result<UploadSession> {
         match self.uploads.get_upload(id).await? {
@@ -245,9 +261,23 @@ impl Registry {
         digest: &Digest,
         last_chunk: Option<(Option<ChunkRange>, Option<u64>, ByteStream)>,
     ) -> Result<u64> {
+        let session = self.upload(repo, id).await?;
         let session = match last_chunk {
+            // The whole blob in the closing request (POST, then PUT with the body, as oras and
+            // docker send small blobs): stored in one step, the empty session discarded.
+            Some((None, length, body)) if session.size == 0 => {
+                let result = self
+                    .blobs
+                    .put_whole(&id.derived(), digest, length, body)
+                    .await;
+                self.blobs.abort(id).await?;
+                self.uploads.delete_upload(id).await?;
+                let size = result?;
+                self.catalog.link_blob(repo, digest, size).await?;
+                return Ok(size);
+            }
             Some((range, length, body)) => self.upload_chunk(repo, id, range, length, body).await?,
-            None => self.upload(repo, id).await?,
+            None => session,
         };
         let result = self.blobs.complete(id, session.size, digest).await;
         self.uploads.delete_upload(id).await?;

@@ -722,14 +722,7 @@ async fn start_upload(
         let digest: Digest = d.parse().map_err(Error::from)?;
         let length = header_u64(req.headers(), header::CONTENT_LENGTH)?;
         let body = body_stream(req.into_body());
-        reg.start_upload(repo, id.clone(), now()).await?;
-        let result = reg
-            .finish_upload(repo, &id, &digest, Some((None, length, body)))
-            .await;
-        if result.is_err() {
-            let _ = reg.cancel_upload(repo, &id).await;
-        }
-        result?;
+        reg.put_blob(repo, id, &digest, length, body).await?;
         return Ok(blob_created(repo, &digest));
     }
     reg.start_upload(repo, id.clone(), now()).await?;

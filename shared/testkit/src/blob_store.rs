@@ -17,6 +17,7 @@ pub async fn suite(store: Arc<dyn BlobStore>) {
     interrupted_append_is_discarded(&*store).await;
     sha512_and_empty_blobs(&*store).await;
     abort_and_delete(&*store).await;
+    whole_blobs(&*store).await;
 }
 
 async fn absent_blobs(s: &dyn BlobStore) {
@@ -134,4 +135,70 @@ async fn abort_and_delete(s: &dyn BlobStore) {
     assert!(s.delete(&d).await.unwrap());
     assert_eq!(s.stat(&d).await.unwrap(), None);
     assert!(!s.delete(&d).await.unwrap());
+}
+
+async fn whole_blobs(s: &dyn BlobStore) {
+    let body = b"a whole blob in one request".to_vec();
+    let d = Digest::sha256(&body);
+    let n = body.len() as u64;
+    assert_eq!(
+        s.put_whole(&id(20), &d, Some(n), stream_of(&[&body[..4], &body[4..]]))
+            .await
+            .unwrap(),
+        n
+    );
+    assert_eq!(collect(s.get(&d, None).await.unwrap().unwrap()).await, body);
+    // Without a declared length, and under sha512.
+    let d512 = Digest::of(Algorithm::Sha512, &body);
+    assert_eq!(
+        s.put_whole(&id(21), &d512, None, stream_of(&[&body]))
+            .await
+            .unwrap(),
+        n
+    );
+    assert_eq!(s.stat(&d512).await.unwrap(), Some(n));
+    // A wrong digest, a short body and a long body store nothing.
+    let other = b"another whole blob".to_vec();
+    let od = Digest::sha256(&other);
+    assert!(matches!(
+        s.put_whole(
+            &id(22),
+            &Digest::sha256(b"x"),
+            Some(other.len() as u64),
+            stream_of(&[&other])
+        )
+        .await,
+        Err(Error::DigestInvalid(_))
+    ));
+    assert!(matches!(
+        s.put_whole(
+            &id(23),
+            &od,
+            Some(other.len() as u64 + 1),
+            stream_of(&[&other])
+        )
+        .await,
+        Err(Error::BlobUploadInvalid(_))
+    ));
+    assert!(matches!(
+        s.put_whole(
+            &id(24),
+            &od,
+            Some(other.len() as u64 - 1),
+            stream_of(&[&other])
+        )
+        .await,
+        Err(Error::BlobUploadInvalid(_))
+    ));
+    assert_eq!(s.stat(&od).await.unwrap(), None);
+    assert_eq!(s.stat(&Digest::sha256(b"x")).await.unwrap(), None);
+    // The empty blob.
+    let empty = Digest::sha256(b"");
+    assert_eq!(
+        s.put_whole(&id(25), &empty, Some(0), stream_of(&[]))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.stat(&empty).await.unwrap(), Some(0));
 }
