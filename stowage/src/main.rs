@@ -336,21 +336,18 @@ async fn serve(data: PathBuf, args: ServeArgs) -> Result<(), String> {
             public_key: k.public_key,
         })
         .collect();
-    let auth = stowage_http::Auth {
+    let auth = stowage_http::Auth::new(
         config,
-        keys: stowage_http::TokenKeys::new(&keys).map_err(|e| e.to_string())?,
+        stowage_http::TokenKeys::new(&keys).map_err(|e| e.to_string())?,
         identity,
         external_tokens,
-        tenancy: store.clone(),
-        tokens: store.clone(),
-        users: store.clone(),
-        audit_log: store.clone(),
-        audit: stowage_http::audit::AuditSink::start(store.clone()),
-        limiter: Default::default(),
-        touched: Default::default(),
-        verified: Default::default(),
-        passwords: Default::default(),
-    };
+        stowage_http::auth::AuthStores {
+            tenancy: store.clone(),
+            tokens: store.clone(),
+            users: store.clone(),
+            audit: store.clone(),
+        },
+    );
     // Python uploads are spooled here while they are checked (same disk as the blobs).
     let spool = data.join("tmp");
     std::fs::create_dir_all(&spool)

@@ -374,19 +374,8 @@ impl S3BlobStore {
                     .build(),
             );
         }
-        self.client
-            .complete_multipart_upload()
-            .bucket(self.bucket())
-            .key(data_key(id))
-            .upload_id(upload)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(s3_error("complete_multipart_upload"))?;
+        self.complete_multipart(&data_key(id), upload, parts)
+            .await?;
         Ok(Some(data_key(id)))
     }
 
@@ -476,11 +465,20 @@ impl S3BlobStore {
             start = end + 1;
             number += 1;
         }
+        self.complete_multipart(to, &upload, parts).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload: &str,
+        parts: Vec<CompletedPart>,
+    ) -> Result<()> {
         self.client
             .complete_multipart_upload()
             .bucket(self.bucket())
-            .key(to)
-            .upload_id(&upload)
+            .key(key)
+            .upload_id(upload)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))

@@ -46,6 +46,11 @@ async fn dynamo_store_passes_the_python_index_suite() {
     stowage_testkit::python_index::suite(Arc::new(fresh_store().await)).await;
 }
 
+#[tokio::test]
+async fn dynamo_store_passes_the_user_sync_suite() {
+    stowage_testkit::user_sync::suite(Arc::new(fresh_store().await)).await;
+}
+
 // ---- what only this adapter can get wrong ---------------------------------------------------
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;

@@ -26,6 +26,7 @@ use stowage_core::python::service::PythonPackages;
 use stowage_core::registry::{Policy, Registry};
 use stowage_core::tenancy::UserName;
 use stowage_http::audit::AuditSink;
+use stowage_http::auth::AuthStores;
 use stowage_http::{App, Auth, AuthConfig, KeyMaterial, TokenKeys};
 
 /// Whether this process signs registry tokens (the token endpoint) or only verifies them.
@@ -346,9 +347,8 @@ pub async fn build(config: FleetConfig) -> Result<Fleet, String> {
         ),
     }
     .map_err(|e| e.to_string())?;
-    let audit = AuditSink::start(store.clone());
-    let auth = Auth {
-        config: AuthConfig {
+    let auth = Auth::new(
+        AuthConfig {
             public_url: config.public_url.clone(),
             token_ttl: config.token_ttl,
             ..Default::default()
@@ -356,16 +356,14 @@ pub async fn build(config: FleetConfig) -> Result<Fleet, String> {
         keys,
         identity,
         external_tokens,
-        tenancy: store.clone(),
-        tokens: store.clone(),
-        users: store.clone(),
-        audit_log: store.clone(),
-        audit: audit.clone(),
-        limiter: Default::default(),
-        touched: Default::default(),
-        verified: Default::default(),
-        passwords: Default::default(),
-    };
+        AuthStores {
+            tenancy: store.clone(),
+            tokens: store.clone(),
+            users: store.clone(),
+            audit: store.clone(),
+        },
+    );
+    let audit = auth.audit.clone();
     let app = Arc::new(App {
         python: PythonPackages {
             registry: registry.clone(),

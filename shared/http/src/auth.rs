@@ -400,7 +400,41 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
+/// The stores [`Auth`] reads and writes (one metadata store usually serves them all).
+pub struct AuthStores {
+    pub tenancy: Arc<dyn Tenancy>,
+    pub tokens: Arc<dyn ApiTokens>,
+    pub users: Arc<dyn Users>,
+    pub audit: Arc<dyn Audit>,
+}
+
 impl Auth {
+    /// Authentication over `stores`, with fresh caches and throttles, and the audit writer
+    /// started on the current runtime.
+    pub fn new(
+        config: AuthConfig,
+        keys: TokenKeys,
+        identity: Arc<dyn IdentityProvider>,
+        external_tokens: Option<Arc<dyn TokenVerifier>>,
+        stores: AuthStores,
+    ) -> Auth {
+        Auth {
+            config,
+            keys,
+            identity,
+            external_tokens,
+            tenancy: stores.tenancy,
+            tokens: stores.tokens,
+            users: stores.users,
+            audit: crate::audit::AuditSink::start(stores.audit.clone()),
+            audit_log: stores.audit,
+            limiter: Default::default(),
+            touched: Default::default(),
+            verified: Default::default(),
+            passwords: Default::default(),
+        }
+    }
+
     /// The principal of a user: their memberships.
     pub async fn user_principal(&self, user: UserName) -> Result<Principal> {
         let roles = self

@@ -767,30 +767,29 @@ async fn answer_invitation(app: &App, id: &str, req: Request, accept: bool) -> A
     if inv.expires_at <= now_secs() as i64 {
         return Err(ApiError::conflict("the invitation has expired"));
     }
-    let to = if accept {
-        InvitationState::Accepted
-    } else {
-        InvitationState::Declined
-    };
-    if !app
-        .auth
-        .tenancy
-        .set_invitation_state(id, InvitationState::Pending, to)
-        .await?
-    {
-        return Err(ApiError::conflict("the invitation is no longer pending"));
-    }
     let user = c.user()?.clone();
-    if accept {
-        // An invitation never lowers a role the user already has.
-        let current = app
+    let to = if accept {
+        // The membership first, then the state (stowage_core::invitations): a failure between
+        // the two leaves the invitation pending, and accepting again finishes the job.
+        use stowage_core::invitations::{Acceptance, accept_invitation};
+        match accept_invitation(&*app.auth.tenancy, &inv, &user, now_secs() as i64).await? {
+            Acceptance::Accepted { .. } => InvitationState::Accepted,
+            Acceptance::Expired => return Err(ApiError::conflict("the invitation has expired")),
+            Acceptance::NotPending(_) => {
+                return Err(ApiError::conflict("the invitation is no longer pending"));
+            }
+        }
+    } else {
+        if !app
             .auth
             .tenancy
-            .member_role(inv.org.as_str(), &user)
-            .await?;
-        let role = current.map_or(inv.role, |r| r.max(inv.role));
-        app.auth.tenancy.set_member(&inv.org, &user, role).await?;
-    }
+            .set_invitation_state(id, InvitationState::Pending, InvitationState::Declined)
+            .await?
+        {
+            return Err(ApiError::conflict("the invitation is no longer pending"));
+        }
+        InvitationState::Declined
+    };
     let action = if accept {
         "invitation.accept"
     } else {
