@@ -270,7 +270,10 @@ impl Registry {
                     .blobs
                     .put_whole(&id.derived(), digest, length, body)
                     .await;
-                self.blobs.abort(id).await?;
+                // The empty session's leftovers are tidied best-effort (a failure there must
+                // not fail a push whose blob is stored; upload TTLs and the bucket's lifecycle
+                // rule remove what is left).
+                let _ = self.blobs.abort(id).await;
                 self.uploads.delete_upload(id).await?;
                 let size = result?;
                 self.catalog.link_blob(repo, digest, size).await?;
